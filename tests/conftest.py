@@ -1,0 +1,58 @@
+"""Shared fixtures: the simulated guest library and C test libraries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import vmguestlib
+import vmguestlib.testing
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sim() -> Iterator[vmguestlib.testing.Simulator]:
+    """The simulated library, reset, in use for Handles opened in the test."""
+    with vmguestlib.testing.simulated() as s:
+        yield s
+
+
+def _compiler() -> str | None:
+    if sys.platform == "win32":
+        return None
+    return shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+
+
+@pytest.fixture(scope="session")
+def build_sim_variant(tmp_path_factory: pytest.TempPathFactory):
+    """Compile csrc/simulator/sim_host.c alone (no Python) with extra macros
+    into a shared library; return its path.  Skips without a C compiler or
+    without the source tree (e.g. testing an installed wheel elsewhere)."""
+    src = ROOT / "csrc" / "simulator" / "sim_host.c"
+    cc = _compiler()
+    if cc is None or not src.exists():
+        pytest.skip("needs a C compiler and the source tree")
+    out_dir = tmp_path_factory.mktemp("libs")
+    built: dict[tuple[str, ...], str] = {}
+
+    def build(*macros: str, name: str = "variant") -> str:
+        key = (name, *macros)
+        if key in built:
+            return built[key]
+        out = out_dir / f"lib{name}.so"
+        cmd = [cc, "-shared", "-fPIC", "-O1", "-o", str(out),
+               f"-I{ROOT / 'include'}", f"-I{ROOT / 'csrc'}",
+               f"-I{ROOT / 'csrc' / 'simulator'}",
+               *[f"-D{m}" for m in macros], str(src), "-lpthread"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        built[key] = str(out)
+        return str(out)
+
+    return build

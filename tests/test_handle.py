@@ -1,0 +1,279 @@
+"""Handle, accessors, update, session ids, pool path, snapshot, close."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import vmguestlib
+from vmguestlib import Handle
+from vmguestlib._vmguestlib import ACCESSORS
+
+WIDTH_64 = {
+    "cpu_used_ms", "cpu_stolen_ms", "elapsed_ms", "mem_target_size_mb",
+    "mem_shares64", "host_cpu_used_ms", "host_mem_swapped_mb",
+    "host_mem_shared_mb", "host_mem_used_mb", "host_mem_phys_mb",
+    "host_mem_phys_free_mb", "host_mem_kern_ovhd_mb", "host_mem_mapped_mb",
+    "host_mem_unmapped_mb",
+}
+
+
+def test_accessor_table_matches_header():
+    header = (pytest.importorskip("pathlib").Path(__file__).parent.parent
+              / "include" / "vgl_abi.h")
+    if not header.exists():
+        pytest.skip("source tree not available")
+    rows = re.findall(r"X\((\w+), (\w+), (\d+),", header.read_text())
+    assert tuple(py for _, py, _ in rows) == ACCESSORS
+    assert {py for _, py, w in rows if w == "64"} == WIDTH_64
+    assert len(ACCESSORS) == 36
+
+
+def test_every_accessor_returns_simulated_value(sim):
+    values = {}
+    for i, name in enumerate(ACCESSORS):
+        # distinct values; 64-bit ones above 2**32, 32-bit ones up to 2**32-1
+        values[name] = (2**40 + 7 * i) if name in WIDTH_64 else 1000 + i
+    values["cpu_limit_mhz"] = 0xFFFFFFFF
+    values["mem_limit_mb"] = 0xFFFFFFFF
+    sim.set(**values)
+    with Handle() as h:
+        h.update()
+        for name in ACCESSORS:
+            assert getattr(h, name)() == values[name], name
+        snap = h.snapshot()
+    for name in ACCESSORS:
+        assert getattr(snap, name) == values[name], name
+
+
+def test_max_values_each_width(sim):
+    sim.set(cpu_used_ms=2**64 - 1, cpu_shares=2**32 - 1, host_mem_phys_mb=2**63)
+    with Handle() as h:
+        h.update()
+        assert h.cpu_used_ms() == 2**64 - 1
+        assert h.cpu_shares() == 2**32 - 1
+        assert h.host_mem_phys_mb() == 2**63
+
+
+def test_no_info_before_first_update(sim):
+    with Handle() as h:
+        with pytest.raises(vmguestlib.NoInfoError) as exc:
+            h.cpu_limit_mhz()
+        assert exc.value.code == vmguestlib.ERROR_NO_INFO
+        with pytest.raises(vmguestlib.NoInfoError):
+            h.session_id
+        with pytest.raises(vmguestlib.NoInfoError):
+            h.resource_pool_path()
+        h.update()
+        assert isinstance(h.cpu_limit_mhz(), int)
+
+
+def test_accessors_read_data_of_last_update(sim):
+    sim.set(mem_ballooned_mb=10)
+    with Handle() as h:
+        h.update()
+        sim.set(mem_ballooned_mb=20)
+        assert h.mem_ballooned_mb() == 10
+        h.update()
+        assert h.mem_ballooned_mb() == 20
+
+
+def test_update_reports_session_change_exactly(sim):
+    sim.session_id = 0x1111
+    with Handle() as h:
+        assert h.update() is False          # first update: nothing to compare
+        assert h.session_id == 0x1111
+        assert h.update() is False
+        sim.session_id = 0x2222
+        assert h.update() is True
+        assert h.session_id == 0x2222
+        assert h.update() is False
+        new = sim.bump_session()
+        assert h.update() is True
+        assert h.session_id == new
+        assert h.update() is False
+        sim.session_id = 2**64 - 1
+        assert h.update() is True
+        assert h.session_id == 2**64 - 1
+
+
+def test_snapshot_reports_session_id(sim):
+    sim.session_id = 0xABCDEF
+    with Handle() as h:
+        snap = h.snapshot()
+        assert snap.session_id == 0xABCDEF
+        assert h.session_id == 0xABCDEF
+
+
+def test_long_pool_path(sim):
+    path = "/" + "/".join(f"pool{i:04d}" for i in range(1200))
+    path = path[:10_000]
+    assert len(path) == 10_000
+    sim.resource_pool_path = path
+    with Handle() as h:
+        h.update()
+        assert h.resource_pool_path() == path
+        assert h.snapshot().resource_pool_path == path
+
+
+def test_pool_path_non_ascii(sim):
+    sim.resource_pool_path = "/Datacenter/Produktion/Prüfung-α"
+    with Handle() as h:
+        assert h.snapshot().resource_pool_path == "/Datacenter/Produktion/Prüfung-α"
+
+
+def test_unavailable_stat_raises_and_snapshot_none(sim):
+    sim.set(mem_zipped_mb=None, host_mem_phys_mb=None)
+    with Handle() as h:
+        h.update()
+        with pytest.raises(vmguestlib.NotAvailableError) as exc:
+            h.mem_zipped_mb()
+        assert exc.value.code == vmguestlib.ERROR_NOT_AVAILABLE
+        snap = h.snapshot()
+        assert snap.mem_zipped_mb is None
+        assert snap.host_mem_phys_mb is None
+        assert snap.cpu_limit_mhz is not None
+
+
+def test_unsupported_stat_is_none_in_snapshot(sim):
+    sim.fail("GetHostCpuUsedMs", vmguestlib.ERROR_UNSUPPORTED_VERSION)
+    with Handle() as h:
+        snap = h.snapshot()
+        assert snap.host_cpu_used_ms is None
+        with pytest.raises(vmguestlib.UnsupportedVersionError):
+            h.host_cpu_used_ms()
+
+
+def test_other_accessor_error_raises_from_snapshot(sim):
+    sim.fail("GetMemUsedMB", vmguestlib.ERROR_OTHER)
+    with Handle() as h, pytest.raises(vmguestlib.OtherError, match="GetMemUsedMB"):
+        h.snapshot()
+
+
+def test_snapshot_record(sim):
+    sim.set(cpu_limit_mhz=2000)
+    with Handle() as h:
+        snap = h.snapshot()
+    assert isinstance(snap, vmguestlib.Snapshot)
+    assert snap._fields == ("session_id", *ACCESSORS, "resource_pool_path")
+    assert len(snap) == len(snap._fields)
+    assert snap[snap._fields.index("cpu_limit_mhz")] == 2000
+    d = snap._asdict()
+    assert list(d) == list(snap._fields)
+    assert d["cpu_limit_mhz"] == 2000
+    assert tuple(snap) == tuple(d.values())
+    assert snap == snap and hash(snap) == hash(tuple(snap))
+    with pytest.raises(AttributeError):
+        snap.cpu_limit_mhz = 1  # type: ignore[misc]
+    with pytest.raises(IndexError):
+        snap[len(snap)]
+    with pytest.raises(TypeError):
+        vmguestlib.Snapshot()  # type: ignore[call-arg]
+    assert "cpu_limit_mhz=2000" in repr(snap)
+
+
+def test_use_after_close(sim):
+    h = Handle()
+    h.update()
+    assert not h.closed
+    h.close()
+    assert h.closed
+    for call in (h.update, h.snapshot, h.cpu_limit_mhz, h.resource_pool_path,
+                 lambda: h.session_id, h.stat):
+        with pytest.raises(vmguestlib.InvalidHandleError) as exc:
+            call()
+        assert exc.value.code == vmguestlib.ERROR_INVALID_HANDLE
+        assert "closed" in str(exc.value)
+    h.close()  # idempotent
+    with pytest.raises(vmguestlib.InvalidHandleError):
+        with h:
+            pass
+
+
+def test_context_manager_closes(sim):
+    with Handle() as h:
+        assert sim.open_handles == 1
+    assert h.closed
+    assert sim.open_handles == 0
+
+
+def test_dealloc_closes(sim):
+    h = Handle()
+    h.update()
+    h.update()
+    assert sim.open_handles == 1
+    del h
+    assert sim.open_handles == 0
+
+
+def test_never_initialized_handle():
+    h = Handle.__new__(Handle)
+    assert h.closed
+    with pytest.raises(vmguestlib.InvalidHandleError):
+        h.update()
+    with pytest.raises(vmguestlib.InvalidHandleError):
+        h.cpu_limit_mhz()
+    with pytest.raises(vmguestlib.NotRunningInVMError):
+        h.stat()
+    assert h.library is None
+
+
+def test_init_twice_refused(sim):
+    h = Handle()
+    with pytest.raises(RuntimeError):
+        h.__init__()  # type: ignore[misc]
+    h.close()
+
+
+def test_wrong_argument_types(sim):
+    with pytest.raises(TypeError):
+        Handle(1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Handle(x=1)  # type: ignore[call-arg]
+    with Handle() as h:
+        with pytest.raises(TypeError):
+            h.cpu_limit_mhz(1)  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            h.update(None)  # type: ignore[call-arg]
+        with pytest.raises(TypeError):
+            h.stat(1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            h.stat("x", encoding=b"text")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="encoding"):
+            h.stat("x", encoding="csv")
+        with pytest.raises(ValueError):
+            h.stat("a\0b")
+    with pytest.raises(TypeError):
+        vmguestlib.load(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        vmguestlib.error_text("1")  # type: ignore[arg-type]
+
+
+def test_stat_passthrough(sim):
+    sim.set_stat_reply("cpu", "used 42\n")
+    with Handle() as h:
+        assert h.stat("cpu") == b"used 42\n"
+        assert h.stat(stat="cpu", encoding="json")  # replies in any encoding
+        with pytest.raises(vmguestlib.NotAvailableError):
+            h.stat("no-such-stat")
+        assert isinstance(h.stat(), bytes)
+
+
+def test_library_attribute(sim):
+    with Handle() as h:
+        assert h.library == vmguestlib.library_path()
+        assert h.library == vmguestlib.testing.simulator_path()
+
+
+def test_module_one_call_snapshot(sim):
+    sim.set(cpu_limit_mhz=1234)
+    assert vmguestlib.snapshot().cpu_limit_mhz == 1234
+    assert sim.open_handles == 0
+
+
+def test_repr(sim):
+    h = Handle()
+    assert "open" in repr(h)
+    h.close()
+    assert "closed" in repr(h)
