@@ -1,0 +1,1072 @@
+/*
+ * sim_host.c -- a simulated vSphere Guest API library (plain C, no Python.h).
+ *
+ * The file exports the same VMGuestLib_* entry points as the real guest
+ * library, with the same ABI (include/vgl_abi.h), and answers them from a
+ * simulated host: process-wide state that the control API (vgl_sim_*, used by
+ * sim_module.c) sets.  The behaviour follows the real library:
+ *
+ *   - OpenHandle allocates a handle; every later call with a closed or
+ *     made-up handle returns INVALID_HANDLE (the simulator keeps a registry of
+ *     live handles and never dereferences a pointer that is not in it);
+ *   - accessors and GetSessionId return NO_INFO until the handle's first
+ *     UpdateInfo; UpdateInfo copies the host state into the handle and
+ *     accessors read that copy, so host changes show after the next update;
+ *   - NULL out-pointers return INVALID_ARG;
+ *   - GetResourcePoolPath reports BUFFER_TOO_SMALL and the needed size
+ *     (length + 1) when the caller's buffer is too small;
+ *   - StatGet returns a malloc'd, NUL-terminated reply (size without the NUL)
+ *     to be released with StatFree.
+ *
+ * On top of that it measures how it is used: calls per entry point, open
+ * handles, entries on one handle while another thread is inside the library
+ * on the same handle (the guide's threading rule), overlapping OpenHandle
+ * calls, and the real library's pool-path defect (a handle keeps the pool-path
+ * buffer sized at its first UpdateInfo; a later, longer path overflows it).
+ *
+ * One mutex protects the host, the handle registry and the handles' cached
+ * data; counters are atomics.  The mutex is never held while sleeping.
+ */
+#if !defined(_WIN32) && !defined(__APPLE__) && !defined(_POSIX_C_SOURCE)
+#  define _POSIX_C_SOURCE 200809L
+#endif
+
+#include "sim_host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vgl_thread.h"
+
+#ifdef _WIN32
+/* windows.h comes with vgl_thread.h */
+#else
+#  include <errno.h>
+#  include <time.h>
+#endif
+
+/* Helpers that the reduced builds (VGL_SIM_NO_OPTIONAL / _NO_REQUIRED) leave
+ * unused. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define SIM_MAYBE_UNUSED __attribute__((unused))
+#else
+#  define SIM_MAYBE_UNUSED
+#endif
+
+/* ---- 64-bit atomics ------------------------------------------------------- */
+
+typedef volatile int64_t sim_counter;
+
+#if defined(_MSC_VER) && !defined(__clang__)
+static int64_t sim_atomic_add(sim_counter *p, int64_t v)
+{
+    return (int64_t)InterlockedExchangeAdd64((volatile LONG64 *)p, (LONG64)v) + v;
+}
+static int64_t sim_atomic_load(sim_counter *p)
+{
+    return (int64_t)InterlockedCompareExchange64((volatile LONG64 *)p, 0, 0);
+}
+static void sim_atomic_store(sim_counter *p, int64_t v)
+{
+    InterlockedExchange64((volatile LONG64 *)p, (LONG64)v);
+}
+#else
+static int64_t sim_atomic_add(sim_counter *p, int64_t v)
+{
+    return __atomic_add_fetch(p, v, __ATOMIC_ACQ_REL);
+}
+static int64_t sim_atomic_load(sim_counter *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static void sim_atomic_store(sim_counter *p, int64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+#endif
+
+/* ---- clocks and sleeping -------------------------------------------------- */
+
+SIM_MAYBE_UNUSED static uint64_t sim_now_ns(void)
+{
+#ifdef _WIN32
+    static LARGE_INTEGER freq; /* benign race: every thread writes the same */
+    LARGE_INTEGER now;
+    if (freq.QuadPart == 0)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (uint64_t)((double)now.QuadPart * 1e9 / (double)freq.QuadPart);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#endif
+}
+
+/* Really sleeps (gives the CPU away) for at least `us` microseconds. */
+static void sim_sleep_us(uint32_t us)
+{
+    if (us == 0)
+        return;
+#ifdef _WIN32
+    Sleep((DWORD)((us + 999u) / 1000u));
+#else
+    struct timespec ts;
+    ts.tv_sec = (time_t)(us / 1000000u);
+    ts.tv_nsec = (long)(us % 1000000u) * 1000L;
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+#endif
+}
+
+/* A short pause inside OpenHandle, so that two unserialised OpenHandle calls
+ * overlap often enough to be counted. */
+#define SIM_OPEN_WINDOW_US 20u
+
+static void sim_open_window(void)
+{
+#ifdef _WIN32
+    /* Sleep() has a millisecond granularity: yield until the time is up. */
+    uint64_t end = sim_now_ns() + SIM_OPEN_WINDOW_US * 1000u;
+    while (sim_now_ns() < end)
+        SwitchToThread();
+#else
+    sim_sleep_us(SIM_OPEN_WINDOW_US);
+#endif
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+static const char *const sim_accessor_names[VGL_N_ACCESSORS] = {
+#define SIM_X_PYNAME(c, py, w, unit, doc) #py,
+    VGL_ACCESSORS(SIM_X_PYNAME)
+#undef SIM_X_PYNAME
+};
+
+static const char *const sim_entry_names[VGL_SIM_N_ENTRIES] = {
+#define SIM_X_FNAME(c, req) #c,
+    VGL_FUNCTIONS(SIM_X_FNAME)
+#undef SIM_X_FNAME
+#define SIM_X_GETNAME(c, py, w, unit, doc) "Get" #c,
+    VGL_ACCESSORS(SIM_X_GETNAME)
+#undef SIM_X_GETNAME
+};
+
+static const char *const sim_mode_names[VGL_SIM_N_MODES] = {
+    "error_text_null",
+    "pool_path_grows",
+    "stat_null_reply",
+    "open_null_handle",
+    "zero_session",
+    "strict_defects",
+};
+
+/* Named counters, after the calls_<Entry> ones. */
+enum {
+    SIM_C_OPEN_HANDLES,         /* handles open right now (not reset) */
+    SIM_C_HANDLES_OPENED,       /* successful OpenHandle calls */
+    SIM_C_CONCURRENT_ENTRIES,   /* entries on a handle already in use */
+    SIM_C_CONCURRENT_OPENS,     /* OpenHandle entered during another one */
+    SIM_C_POOL_PATH_OVERFLOWS,  /* the real library would have overflowed */
+    SIM_C_INVALID_HANDLE_CALLS, /* calls with a NULL, closed or unknown handle */
+    SIM_C_STAT_REPLIES_LIVE,    /* StatGet replies not yet freed (not reset) */
+    SIM_C_BAD_STAT_FREES,       /* StatFree of a pointer StatGet did not return */
+    SIM_N_COUNTERS
+};
+
+static const char *const sim_counter_names[SIM_N_COUNTERS] = {
+    "open_handles",
+    "handles_opened",
+    "concurrent_entries",
+    "concurrent_opens",
+    "pool_path_overflows",
+    "invalid_handle_calls",
+    "stat_replies_live",
+    "bad_stat_frees",
+};
+
+/* Not a counter: the configured UpdateInfo delay, listed with the counters so
+ * that it can be read back. */
+#define SIM_DELAY_PSEUDO_COUNTER "update_delay_us"
+
+/* ---- state ---------------------------------------------------------------- */
+
+#define SIM_HANDLE_MAGIC 0x4C47534Du /* "MSGL" */
+
+typedef struct sim_handle {
+    uint32_t magic;
+    int closed;            /* removed from the registry, freed when idle */
+    long inflight;         /* threads inside an entry point on this handle */
+    int has_info;          /* UpdateInfo succeeded at least once */
+    vgl_session_id session;
+    uint64_t value[VGL_N_ACCESSORS];
+    unsigned char avail[VGL_N_ACCESSORS];
+    char *pool;            /* our own copy of the pool path, always big enough */
+    size_t pool_len;
+    size_t pool_store_cap;
+    size_t pool_first_cap; /* the real library's buffer size (0: none yet) */
+} sim_handle;
+
+typedef struct sim_reply {
+    struct sim_reply *next;
+    char *stat;            /* NUL-terminated */
+    char *reply;           /* reply_len bytes + NUL */
+    size_t reply_len;
+} sim_reply;
+
+typedef struct sim_ptrset {
+    void **items;
+    size_t n, cap;
+} sim_ptrset;
+
+typedef struct sim_failure {
+    int code;
+    long times;            /* -1 forever, 0 not armed, else remaining */
+} sim_failure;
+
+static vgl_mutex sim_lock = VGL_MUTEX_INITIALIZER;
+
+static struct {
+    int initialized;
+    uint64_t value[VGL_N_ACCESSORS];
+    unsigned char avail[VGL_N_ACCESSORS];
+    vgl_session_id session;
+    char *pool;
+    size_t pool_len;
+    sim_reply *replies;
+    sim_failure fail[VGL_SIM_N_ENTRIES];
+} sim_host;
+
+static sim_ptrset sim_handles;   /* live handles */
+SIM_MAYBE_UNUSED static sim_ptrset sim_replies;   /* StatGet replies not yet freed */
+
+static volatile long sim_modes[VGL_SIM_N_MODES];
+static volatile long sim_delay_us;
+static volatile long sim_open_inflight;
+static sim_counter sim_calls[VGL_SIM_N_ENTRIES];
+static sim_counter sim_counters[SIM_N_COUNTERS];
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int ptrset_find(const sim_ptrset *s, const void *p)
+{
+    size_t i;
+    for (i = s->n; i > 0; i--) {
+        if (s->items[i - 1] == p)
+            return (int)(i - 1);
+    }
+    return -1;
+}
+
+static int ptrset_add(sim_ptrset *s, void *p)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        void **items = (void **)realloc(s->items, cap * sizeof *items);
+        if (items == NULL)
+            return -1;
+        s->items = items;
+        s->cap = cap;
+    }
+    s->items[s->n++] = p;
+    return 0;
+}
+
+static void ptrset_remove_at(sim_ptrset *s, int i)
+{
+    s->items[i] = s->items[s->n - 1];
+    s->n--;
+}
+
+static char *sim_strndup(const char *s, size_t len)
+{
+    char *p = (char *)malloc(len + 1);
+    if (p != NULL) {
+        if (len)
+            memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+static int sim_mode(int m)
+{
+    return vgl_atomic_load_int(&sim_modes[m]);
+}
+
+static void sim_free_replies_locked(void)
+{
+    sim_reply *r = sim_host.replies;
+    while (r != NULL) {
+        sim_reply *next = r->next;
+        free(r->stat);
+        free(r->reply);
+        free(r);
+        r = next;
+    }
+    sim_host.replies = NULL;
+}
+
+SIM_MAYBE_UNUSED static sim_reply *sim_find_reply_locked(const char *stat)
+{
+    sim_reply *r;
+    for (r = sim_host.replies; r != NULL; r = r->next) {
+        if (strcmp(r->stat, stat) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static int sim_set_reply_locked(const char *stat, size_t stat_len,
+                                const char *reply, size_t reply_len)
+{
+    sim_reply **pp = &sim_host.replies;
+    sim_reply *r;
+    char *copy = NULL;
+
+    while (*pp != NULL) {
+        if (strlen((*pp)->stat) == stat_len && memcmp((*pp)->stat, stat, stat_len) == 0)
+            break;
+        pp = &(*pp)->next;
+    }
+    if (reply == NULL) {
+        r = *pp;
+        if (r != NULL) {
+            *pp = r->next;
+            free(r->stat);
+            free(r->reply);
+            free(r);
+        }
+        return 0;
+    }
+    copy = sim_strndup(reply, reply_len);
+    if (copy == NULL)
+        return -1;
+    r = *pp;
+    if (r == NULL) {
+        r = (sim_reply *)calloc(1, sizeof *r);
+        if (r == NULL || (r->stat = sim_strndup(stat, stat_len)) == NULL) {
+            free(r);
+            free(copy);
+            return -1;
+        }
+        r->next = sim_host.replies;
+        sim_host.replies = r;
+    } else {
+        free(r->reply);
+    }
+    r->reply = copy;
+    r->reply_len = reply_len;
+    return 0;
+}
+
+/* ---- defaults ------------------------------------------------------------- */
+
+/* A plausible VM: 4 GiB of memory, no limits, on a 32-core host. */
+static void sim_defaults_locked(void)
+{
+    static const struct {
+        int acc;
+        uint64_t value;
+    } defaults[] = {
+        {VGL_ACC_CpuReservationMHz, 0},
+        {VGL_ACC_CpuLimitMHz, VGL_UNLIMITED},
+        {VGL_ACC_CpuShares, 1000},
+        {VGL_ACC_CpuUsedMs, 41472310},
+        {VGL_ACC_CpuStolenMs, 518402},
+        {VGL_ACC_ElapsedMs, 259200750},
+        {VGL_ACC_HostProcessorSpeed, 2394},
+        {VGL_ACC_MemReservationMB, 0},
+        {VGL_ACC_MemLimitMB, VGL_UNLIMITED},
+        {VGL_ACC_MemShares, 40960},
+        {VGL_ACC_MemMappedMB, 3712},
+        {VGL_ACC_MemActiveMB, 409},
+        {VGL_ACC_MemOverheadMB, 38},
+        {VGL_ACC_MemBalloonedMB, 0},
+        {VGL_ACC_MemSwappedMB, 0},
+        {VGL_ACC_MemSharedMB, 212},
+        {VGL_ACC_MemSharedSavedMB, 198},
+        {VGL_ACC_MemUsedMB, 3514},
+        {VGL_ACC_MemTargetSizeMB, 4096},
+        {VGL_ACC_MemShares64, 40960},
+        {VGL_ACC_MemZippedMB, 0},
+        {VGL_ACC_MemZipSavedMB, 0},
+        {VGL_ACC_MemLLSwappedMB, 0},
+        {VGL_ACC_MemSwapTargetMB, 0},
+        {VGL_ACC_MemBalloonTargetMB, 0},
+        {VGL_ACC_MemBalloonMaxMB, 2867},
+        {VGL_ACC_HostNumCpuCores, 32},
+        {VGL_ACC_HostCpuUsedMs, 52480123456ull},
+        {VGL_ACC_HostMemSwappedMB, 0},
+        {VGL_ACC_HostMemSharedMB, 18432},
+        {VGL_ACC_HostMemUsedMB, 401408},
+        {VGL_ACC_HostMemPhysMB, 524288},
+        {VGL_ACC_HostMemPhysFreeMB, 122880},
+        {VGL_ACC_HostMemKernOvhdMB, 4096},
+        {VGL_ACC_HostMemMappedMB, 380928},
+        {VGL_ACC_HostMemUnmappedMB, 20480},
+    };
+    static const char *const replies[][2] = {
+        {"", "session\nhost\nresources\nvscsi\nvnics\n"},
+        {"session", "session.id = 0x9e3779b97f4a7c15\nsession.uptime.ms = 259200750\n"},
+        {"host", "host.cpu.mhz = 2394\nhost.cpu.cores = 32\nhost.mem.mb = 524288\n"},
+        {"resources", "resources.pool = /Resources\nresources.cpu.limit = unlimited\n"
+                      "resources.mem.limit = unlimited\n"},
+        {"vscsi", "vscsi scsi0:0\n"},
+        {"vnics", "vnics ethernet0\n"},
+    };
+    static const char pool[] = "/Resources";
+    size_t i;
+    char *p;
+
+    for (i = 0; i < VGL_N_ACCESSORS; i++) {
+        sim_host.value[i] = 0;
+        sim_host.avail[i] = 1;
+    }
+    for (i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        sim_host.value[defaults[i].acc] = defaults[i].value;
+
+    sim_host.session = 0x9E3779B97F4A7C15ull;
+
+    p = sim_strndup(pool, sizeof pool - 1);
+    if (p != NULL) {
+        free(sim_host.pool);
+        sim_host.pool = p;
+        sim_host.pool_len = sizeof pool - 1;
+    }
+
+    sim_free_replies_locked();
+    for (i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+        (void)sim_set_reply_locked(replies[i][0], strlen(replies[i][0]), replies[i][1],
+                                   strlen(replies[i][1]));
+    }
+    memset(sim_host.fail, 0, sizeof sim_host.fail);
+    sim_host.initialized = 1;
+}
+
+static void sim_init_locked(void)
+{
+    if (!sim_host.initialized)
+        sim_defaults_locked();
+}
+
+/* ---- entering and leaving a handle ---------------------------------------- */
+
+static void sim_count_call(int entry)
+{
+    sim_atomic_add(&sim_calls[entry], 1);
+}
+
+/* Look `h` up in the registry and mark this thread as inside it. */
+static vgl_status sim_enter(vgl_handle h, int entry, sim_handle **out)
+{
+    sim_handle *sh = (sim_handle *)(void *)h;
+
+    sim_count_call(entry);
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    if (sh == NULL || ptrset_find(&sim_handles, sh) < 0 || sh->magic != SIM_HANDLE_MAGIC) {
+        vgl_mutex_unlock(&sim_lock);
+        sim_atomic_add(&sim_counters[SIM_C_INVALID_HANDLE_CALLS], 1);
+        return VGL_ERROR_INVALID_HANDLE;
+    }
+    if (sh->inflight++ > 0)
+        sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_ENTRIES], 1);
+    vgl_mutex_unlock(&sim_lock);
+    *out = sh;
+    return VGL_ERROR_SUCCESS;
+}
+
+static void sim_handle_free(sim_handle *sh)
+{
+    sh->magic = 0;
+    free(sh->pool);
+    free(sh);
+}
+
+/* With sim_lock held: this thread leaves the handle. */
+static void sim_leave_locked(sim_handle *sh)
+{
+    if (--sh->inflight == 0 && sh->closed)
+        sim_handle_free(sh);
+}
+
+/* With sim_lock held: 1 and *code set when a failure is injected. */
+static int sim_take_failure_locked(int entry, vgl_status *code)
+{
+    sim_failure *f = &sim_host.fail[entry];
+    if (f->times == 0)
+        return 0;
+    if (f->times > 0)
+        f->times--;
+    *code = f->code;
+    return 1;
+}
+
+/* With sim_lock held: copy the host into the handle (what UpdateInfo does). */
+SIM_MAYBE_UNUSED static vgl_status sim_update_locked(sim_handle *sh)
+{
+    size_t need = sim_host.pool_len + 1;
+
+    if (sh->pool_first_cap == 0) {
+        sh->pool_first_cap = need;
+    } else if (need > sh->pool_first_cap) {
+        /* The real library would write `need` bytes into a buffer of
+         * pool_first_cap bytes here.  We only record it. */
+        sim_atomic_add(&sim_counters[SIM_C_POOL_PATH_OVERFLOWS], 1);
+        if (sim_mode(VGL_SIM_MODE_STRICT_DEFECTS)) {
+            fprintf(stderr,
+                    "vmguestlib simulator: resource pool path of %lu bytes written into "
+                    "a %lu-byte buffer (second UpdateInfo on one handle with a longer "
+                    "path); aborting (strict_defects)\n",
+                    (unsigned long)need, (unsigned long)sh->pool_first_cap);
+            fflush(stderr);
+            abort();
+        }
+    }
+    if (need > sh->pool_store_cap) {
+        char *p = (char *)realloc(sh->pool, need);
+        if (p == NULL)
+            return VGL_ERROR_MEMORY;
+        sh->pool = p;
+        sh->pool_store_cap = need;
+    }
+    if (sim_host.pool_len)
+        memcpy(sh->pool, sim_host.pool, sim_host.pool_len);
+    sh->pool[sim_host.pool_len] = '\0';
+    sh->pool_len = sim_host.pool_len;
+
+    memcpy(sh->value, sim_host.value, sizeof sh->value);
+    memcpy(sh->avail, sim_host.avail, sizeof sh->avail);
+    sh->session = sim_mode(VGL_SIM_MODE_ZERO_SESSION) ? 0 : sim_host.session;
+    sh->has_info = 1;
+    return VGL_ERROR_SUCCESS;
+}
+
+/* ---- the entry points ----------------------------------------------------- */
+
+VGL_SIM_EXPORT vgl_status VMGuestLib_OpenHandle(vgl_handle *out)
+{
+    vgl_status st = VGL_ERROR_SUCCESS;
+
+    sim_count_call(VGL_FN_OpenHandle);
+    if (out == NULL)
+        return VGL_ERROR_INVALID_ARG;
+    if (vgl_atomic_add(&sim_open_inflight, 1) > 1)
+        sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_OPENS], 1);
+    sim_open_window();
+
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    if (sim_take_failure_locked(VGL_FN_OpenHandle, &st)) {
+        /* injected */
+    } else if (sim_mode(VGL_SIM_MODE_OPEN_NULL_HANDLE)) {
+        *out = NULL;
+    } else {
+        sim_handle *sh = (sim_handle *)calloc(1, sizeof *sh);
+        if (sh == NULL || ptrset_add(&sim_handles, sh) != 0) {
+            free(sh);
+            st = VGL_ERROR_MEMORY;
+        } else {
+            sh->magic = SIM_HANDLE_MAGIC;
+            *out = (vgl_handle)(void *)sh;
+            sim_atomic_add(&sim_counters[SIM_C_OPEN_HANDLES], 1);
+            sim_atomic_add(&sim_counters[SIM_C_HANDLES_OPENED], 1);
+        }
+    }
+    vgl_mutex_unlock(&sim_lock);
+
+    vgl_atomic_add(&sim_open_inflight, -1);
+    return st;
+}
+
+VGL_SIM_EXPORT vgl_status VMGuestLib_CloseHandle(vgl_handle h)
+{
+    sim_handle *sh;
+    vgl_status st = sim_enter(h, VGL_FN_CloseHandle, &sh);
+    int i;
+
+    if (st != VGL_ERROR_SUCCESS)
+        return st;
+    vgl_mutex_lock(&sim_lock);
+    if (sim_take_failure_locked(VGL_FN_CloseHandle, &st)) {
+        /* injected: the handle stays open */
+    } else if (sh->closed || (i = ptrset_find(&sim_handles, sh)) < 0) {
+        st = VGL_ERROR_INVALID_HANDLE; /* closed meanwhile by another thread */
+    } else {
+        ptrset_remove_at(&sim_handles, i);
+        sh->closed = 1;
+        sim_atomic_add(&sim_counters[SIM_C_OPEN_HANDLES], -1);
+    }
+    sim_leave_locked(sh); /* frees it when no other thread is inside */
+    vgl_mutex_unlock(&sim_lock);
+    return st;
+}
+
+#ifndef VGL_SIM_NO_REQUIRED
+VGL_SIM_EXPORT vgl_status VMGuestLib_UpdateInfo(vgl_handle h)
+{
+    sim_handle *sh;
+    vgl_status st = sim_enter(h, VGL_FN_UpdateInfo, &sh);
+    uint32_t delay;
+
+    if (st != VGL_ERROR_SUCCESS)
+        return st;
+    vgl_mutex_lock(&sim_lock);
+    if (sim_take_failure_locked(VGL_FN_UpdateInfo, &st)) {
+        sim_leave_locked(sh);
+        vgl_mutex_unlock(&sim_lock);
+        return st;
+    }
+    vgl_mutex_unlock(&sim_lock);
+
+    /* The hypervisor round trip; other threads may run meanwhile. */
+    delay = (uint32_t)vgl_atomic_load_int(&sim_delay_us);
+    sim_sleep_us(delay);
+
+    vgl_mutex_lock(&sim_lock);
+    if (sh->closed)
+        st = VGL_ERROR_INVALID_HANDLE;
+    else
+        st = sim_update_locked(sh);
+    sim_leave_locked(sh);
+    vgl_mutex_unlock(&sim_lock);
+    return st;
+}
+#endif
+
+VGL_SIM_EXPORT vgl_status VMGuestLib_GetSessionId(vgl_handle h, vgl_session_id *out)
+{
+    sim_handle *sh;
+    vgl_status st = sim_enter(h, VGL_FN_GetSessionId, &sh);
+
+    if (st != VGL_ERROR_SUCCESS)
+        return st;
+    vgl_mutex_lock(&sim_lock);
+    if (sim_take_failure_locked(VGL_FN_GetSessionId, &st)) {
+        /* injected */
+    } else if (sh->closed) {
+        st = VGL_ERROR_INVALID_HANDLE;
+    } else if (out == NULL) {
+        st = VGL_ERROR_INVALID_ARG;
+    } else if (!sh->has_info) {
+        st = VGL_ERROR_NO_INFO;
+    } else {
+        *out = sh->session;
+    }
+    sim_leave_locked(sh);
+    vgl_mutex_unlock(&sim_lock);
+    return st;
+}
+
+VGL_SIM_EXPORT const char *VMGuestLib_GetErrorText(vgl_status code)
+{
+    /* Our own wording. */
+    static const char *const texts[VGL_ERROR_COUNT] = {
+        "success",
+        "unspecified error",
+        "not running in a virtual machine",
+        "the guest API is disabled for this virtual machine",
+        "this statistic is not available on this host",
+        "no data yet: call VMGuestLib_UpdateInfo first",
+        "out of memory",
+        "buffer too small",
+        "invalid or closed handle",
+        "invalid argument",
+        "the host does not support this request",
+    };
+
+    sim_count_call(VGL_FN_GetErrorText);
+    if (sim_mode(VGL_SIM_MODE_ERROR_TEXT_NULL))
+        return NULL;
+    if (code >= 0 && code < VGL_ERROR_COUNT)
+        return texts[code];
+    return "unknown error code";
+}
+
+#ifndef VGL_SIM_NO_OPTIONAL
+VGL_SIM_EXPORT vgl_status VMGuestLib_GetResourcePoolPath(vgl_handle h, size_t *size,
+                                                         char *buf)
+{
+    sim_handle *sh;
+    vgl_status st = sim_enter(h, VGL_FN_GetResourcePoolPath, &sh);
+
+    if (st != VGL_ERROR_SUCCESS)
+        return st;
+    vgl_mutex_lock(&sim_lock);
+    if (sim_take_failure_locked(VGL_FN_GetResourcePoolPath, &st)) {
+        /* injected */
+    } else if (sh->closed) {
+        st = VGL_ERROR_INVALID_HANDLE;
+    } else if (size == NULL) {
+        st = VGL_ERROR_INVALID_ARG;
+    } else if (!sh->has_info) {
+        st = VGL_ERROR_NO_INFO;
+    } else if (sim_mode(VGL_SIM_MODE_POOL_PATH_GROWS)) {
+        /* hostile: never satisfied, always asks for more */
+        *size = *size > (size_t)-1 - 64 ? (size_t)-1 : *size + 64;
+        st = VGL_ERROR_BUFFER_TOO_SMALL;
+    } else if (*size < sh->pool_len + 1) {
+        *size = sh->pool_len + 1;
+        st = VGL_ERROR_BUFFER_TOO_SMALL;
+    } else if (buf == NULL) {
+        st = VGL_ERROR_INVALID_ARG;
+    } else {
+        memcpy(buf, sh->pool, sh->pool_len + 1);
+    }
+    sim_leave_locked(sh);
+    vgl_mutex_unlock(&sim_lock);
+    return st;
+}
+
+static int sim_encoding_ok(const char *encoding)
+{
+    return strcmp(encoding, "text") == 0 || strcmp(encoding, "json") == 0 ||
+           strcmp(encoding, "xml") == 0 || strcmp(encoding, "yaml") == 0;
+}
+
+VGL_SIM_EXPORT vgl_status VMGuestLib_StatGet(const char *encoding, const char *stat,
+                                             char **reply, size_t *reply_size)
+{
+    vgl_status st = VGL_ERROR_SUCCESS;
+    const sim_reply *r;
+
+    sim_count_call(VGL_FN_StatGet);
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    if (sim_take_failure_locked(VGL_FN_StatGet, &st)) {
+        /* injected */
+    } else if (encoding == NULL || reply == NULL || reply_size == NULL ||
+               !sim_encoding_ok(encoding)) {
+        st = VGL_ERROR_INVALID_ARG;
+    } else if ((r = sim_find_reply_locked(stat != NULL ? stat : "")) == NULL) {
+        st = VGL_ERROR_NOT_AVAILABLE;
+    } else if (sim_mode(VGL_SIM_MODE_STAT_NULL_REPLY)) {
+        *reply = NULL;
+        *reply_size = 0;
+    } else {
+        char *copy = sim_strndup(r->reply, r->reply_len);
+        if (copy == NULL || ptrset_add(&sim_replies, copy) != 0) {
+            free(copy);
+            st = VGL_ERROR_MEMORY;
+        } else {
+            *reply = copy;
+            *reply_size = r->reply_len;
+            sim_atomic_add(&sim_counters[SIM_C_STAT_REPLIES_LIVE], 1);
+        }
+    }
+    vgl_mutex_unlock(&sim_lock);
+    return st;
+}
+
+VGL_SIM_EXPORT void VMGuestLib_StatFree(char *reply, size_t reply_size)
+{
+    int i;
+
+    (void)reply_size;
+    sim_count_call(VGL_FN_StatFree);
+    if (reply == NULL)
+        return;
+    vgl_mutex_lock(&sim_lock);
+    i = ptrset_find(&sim_replies, reply);
+    if (i < 0) {
+        /* not ours (or freed twice): count it, never free it */
+        sim_atomic_add(&sim_counters[SIM_C_BAD_STAT_FREES], 1);
+    } else {
+        ptrset_remove_at(&sim_replies, i);
+        free(reply);
+        sim_atomic_add(&sim_counters[SIM_C_STAT_REPLIES_LIVE], -1);
+    }
+    vgl_mutex_unlock(&sim_lock);
+}
+
+/* The accessors. */
+static vgl_status sim_get(vgl_handle h, int acc, void *out, int width)
+{
+    sim_handle *sh;
+    int entry = VGL_N_FUNCTIONS + acc;
+    vgl_status st = sim_enter(h, entry, &sh);
+
+    if (st != VGL_ERROR_SUCCESS)
+        return st;
+    vgl_mutex_lock(&sim_lock);
+    if (sim_take_failure_locked(entry, &st)) {
+        /* injected */
+    } else if (sh->closed) {
+        st = VGL_ERROR_INVALID_HANDLE;
+    } else if (out == NULL) {
+        st = VGL_ERROR_INVALID_ARG;
+    } else if (!sh->has_info) {
+        st = VGL_ERROR_NO_INFO;
+    } else if (!sh->avail[acc]) {
+        st = VGL_ERROR_NOT_AVAILABLE;
+    } else if (width == 32) {
+        *(uint32_t *)out = (uint32_t)sh->value[acc];
+    } else {
+        *(uint64_t *)out = sh->value[acc];
+    }
+    sim_leave_locked(sh);
+    vgl_mutex_unlock(&sim_lock);
+    return st;
+}
+
+#define SIM_X_ACCESSOR(c, py, w, unit, doc)                                   \
+    VGL_SIM_EXPORT vgl_status VMGuestLib_Get##c(vgl_handle h, uint##w##_t *out) \
+    {                                                                         \
+        return sim_get(h, VGL_ACC_##c, (void *)out, w);                       \
+    }
+VGL_ACCESSORS(SIM_X_ACCESSOR)
+#undef SIM_X_ACCESSOR
+#endif /* !VGL_SIM_NO_OPTIONAL */
+
+/* ---- control API ---------------------------------------------------------- */
+
+void vgl_sim_reset(void)
+{
+    int i;
+
+    vgl_mutex_lock(&sim_lock);
+    sim_defaults_locked();
+    for (i = 0; i < VGL_SIM_N_MODES; i++)
+        vgl_atomic_store_int(&sim_modes[i], 0);
+    vgl_atomic_store_int(&sim_delay_us, 0);
+    for (i = 0; i < VGL_SIM_N_ENTRIES; i++)
+        sim_atomic_store(&sim_calls[i], 0);
+    for (i = 0; i < SIM_N_COUNTERS; i++) {
+        if (i != SIM_C_OPEN_HANDLES && i != SIM_C_STAT_REPLIES_LIVE)
+            sim_atomic_store(&sim_counters[i], 0);
+    }
+    vgl_mutex_unlock(&sim_lock);
+}
+
+const char *vgl_sim_accessor_name(int i)
+{
+    return i >= 0 && i < VGL_N_ACCESSORS ? sim_accessor_names[i] : NULL;
+}
+
+const char *vgl_sim_entry_name(int i)
+{
+    return i >= 0 && i < VGL_SIM_N_ENTRIES ? sim_entry_names[i] : NULL;
+}
+
+const char *vgl_sim_mode_name(int i)
+{
+    return i >= 0 && i < VGL_SIM_N_MODES ? sim_mode_names[i] : NULL;
+}
+
+static int sim_index(const char *const *names, int n, const char *name)
+{
+    int i;
+    if (name == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+int vgl_sim_accessor_index(const char *python_name)
+{
+    return sim_index(sim_accessor_names, VGL_N_ACCESSORS, python_name);
+}
+
+int vgl_sim_entry_index(const char *c_name)
+{
+    return sim_index(sim_entry_names, VGL_SIM_N_ENTRIES, c_name);
+}
+
+int vgl_sim_mode_index(const char *name)
+{
+    return sim_index(sim_mode_names, VGL_SIM_N_MODES, name);
+}
+
+void vgl_sim_set_value(int accessor, int available, uint64_t value)
+{
+    if (accessor < 0 || accessor >= VGL_N_ACCESSORS)
+        return;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    sim_host.avail[accessor] = available ? 1 : 0;
+    sim_host.value[accessor] = available ? value : 0;
+    vgl_mutex_unlock(&sim_lock);
+}
+
+int vgl_sim_get_value(int accessor, uint64_t *value)
+{
+    int avail;
+    if (accessor < 0 || accessor >= VGL_N_ACCESSORS)
+        return 0;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    avail = sim_host.avail[accessor];
+    *value = sim_host.value[accessor];
+    vgl_mutex_unlock(&sim_lock);
+    return avail;
+}
+
+void vgl_sim_set_session_id(vgl_session_id id)
+{
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    sim_host.session = id;
+    vgl_mutex_unlock(&sim_lock);
+}
+
+vgl_session_id vgl_sim_get_session_id(void)
+{
+    vgl_session_id id;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    id = sim_host.session;
+    vgl_mutex_unlock(&sim_lock);
+    return id;
+}
+
+int vgl_sim_set_pool_path(const char *path, size_t len)
+{
+    char *p = sim_strndup(path, len);
+    if (p == NULL)
+        return -1;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    free(sim_host.pool);
+    sim_host.pool = p;
+    sim_host.pool_len = len;
+    vgl_mutex_unlock(&sim_lock);
+    return 0;
+}
+
+char *vgl_sim_copy_pool_path(size_t *len)
+{
+    char *p;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    p = sim_strndup(sim_host.pool != NULL ? sim_host.pool : "", sim_host.pool_len);
+    *len = sim_host.pool_len;
+    vgl_mutex_unlock(&sim_lock);
+    return p;
+}
+
+int vgl_sim_set_stat_reply(const char *stat, size_t stat_len, const char *reply,
+                           size_t reply_len)
+{
+    int rc;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    rc = sim_set_reply_locked(stat, stat_len, reply, reply_len);
+    vgl_mutex_unlock(&sim_lock);
+    return rc;
+}
+
+int vgl_sim_set_failure(int entry, int code, long times)
+{
+    if (entry < 0 || entry >= VGL_SIM_N_ENTRIES || entry == VGL_FN_GetErrorText ||
+        entry == VGL_FN_StatFree || times < -1)
+        return -1;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    sim_host.fail[entry].code = code;
+    sim_host.fail[entry].times = times;
+    vgl_mutex_unlock(&sim_lock);
+    return 0;
+}
+
+void vgl_sim_clear_failures(void)
+{
+    vgl_mutex_lock(&sim_lock);
+    memset(sim_host.fail, 0, sizeof sim_host.fail);
+    vgl_mutex_unlock(&sim_lock);
+}
+
+void vgl_sim_set_update_delay_us(uint32_t us)
+{
+    if (us > 0x7FFFFFFFu)
+        us = 0x7FFFFFFFu;
+    vgl_atomic_store_int(&sim_delay_us, (int)us);
+}
+
+uint32_t vgl_sim_get_update_delay_us(void)
+{
+    return (uint32_t)vgl_atomic_load_int(&sim_delay_us);
+}
+
+void vgl_sim_set_mode(int mode, int on)
+{
+    if (mode >= 0 && mode < VGL_SIM_N_MODES)
+        vgl_atomic_store_int(&sim_modes[mode], on ? 1 : 0);
+}
+
+int vgl_sim_get_mode(int mode)
+{
+    return mode >= 0 && mode < VGL_SIM_N_MODES ? sim_mode(mode) : 0;
+}
+
+int vgl_sim_counter_count(void)
+{
+    return VGL_SIM_N_ENTRIES + SIM_N_COUNTERS + 1;
+}
+
+int vgl_sim_counter_name(int i, char *buf, size_t cap)
+{
+    int n;
+    if (i < 0 || cap == 0)
+        return -1;
+    if (i < VGL_SIM_N_ENTRIES)
+        n = snprintf(buf, cap, "calls_%s", sim_entry_names[i]);
+    else if (i < VGL_SIM_N_ENTRIES + SIM_N_COUNTERS)
+        n = snprintf(buf, cap, "%s", sim_counter_names[i - VGL_SIM_N_ENTRIES]);
+    else if (i == VGL_SIM_N_ENTRIES + SIM_N_COUNTERS)
+        n = snprintf(buf, cap, "%s", SIM_DELAY_PSEUDO_COUNTER);
+    else
+        return -1;
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int64_t vgl_sim_counter_value(int i)
+{
+    if (i >= 0 && i < VGL_SIM_N_ENTRIES)
+        return sim_atomic_load(&sim_calls[i]);
+    i -= VGL_SIM_N_ENTRIES;
+    if (i >= 0 && i < SIM_N_COUNTERS)
+        return sim_atomic_load(&sim_counters[i]);
+    if (i == SIM_N_COUNTERS)
+        return (int64_t)vgl_sim_get_update_delay_us();
+    return 0;
+}
+
+vgl_status vgl_sim_accessor_loop(uint64_t n, uint64_t *elapsed_ns)
+{
+#if defined(VGL_SIM_NO_OPTIONAL) || defined(VGL_SIM_NO_REQUIRED)
+    (void)n;
+    *elapsed_ns = 0;
+    return VGL_ERROR_UNSUPPORTED_VERSION;
+#else
+    vgl_handle h = NULL;
+    vgl_status st, close_st;
+    uint32_t v = 0;
+    volatile uint32_t sink = 0;
+    uint64_t i, t0, t1;
+
+    *elapsed_ns = 0;
+    st = VMGuestLib_OpenHandle(&h);
+    if (st != VGL_ERROR_SUCCESS)
+        return st;
+    st = VMGuestLib_UpdateInfo(h);
+    if (st == VGL_ERROR_SUCCESS) {
+        t0 = sim_now_ns();
+        for (i = 0; i < n; i++) {
+            st = VMGuestLib_GetCpuLimitMHz(h, &v);
+            if (st != VGL_ERROR_SUCCESS)
+                break;
+            sink = v;
+        }
+        t1 = sim_now_ns();
+        *elapsed_ns = t1 - t0;
+    }
+    (void)sink;
+    close_st = VMGuestLib_CloseHandle(h);
+    return st != VGL_ERROR_SUCCESS ? st : close_st;
+#endif
+}

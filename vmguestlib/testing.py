@@ -1,0 +1,313 @@
+"""Test your code against a simulated vSphere Guest API library.
+
+The extension module ``vmguestlib._simulator`` is also a guest library: it
+exports every ``VMGuestLib_*`` entry point and answers them from a simulated,
+process-wide host whose state this module controls.  :func:`simulated` makes
+the binding load it, so code that uses :class:`vmguestlib.Handle` runs
+unchanged on any machine::
+
+    import vmguestlib
+    from vmguestlib.testing import simulated
+
+    with simulated(cpu_limit_mhz=2000, mem_ballooned_mb=None) as sim:
+        with vmguestlib.Handle() as h:
+            h.update()
+            assert h.cpu_limit_mhz() == 2000
+        sim.session_id = 42                  # e.g. simulate a vMotion
+        sim.fail("UpdateInfo", vmguestlib.ERROR_NOT_ENABLED, times=1)
+
+As a pytest fixture (e.g. in ``conftest.py``)::
+
+    import pytest
+    from vmguestlib.testing import Simulator, simulated
+
+    @pytest.fixture
+    def sim() -> Iterator[Simulator]:
+        with simulated() as s:
+            yield s
+
+    def test_collector(sim: Simulator) -> None:
+        sim.set(cpu_stolen_ms=1500)
+        ...
+
+The simulated library behaves like the real one: statistics are read from the
+data of the handle's last ``update()`` (so changes made here show after the
+next update), a handle that was never updated reports "no info", a closed
+handle is invalid.  It also counts how it is used: calls per entry point, open
+handles, and threading-rule violations (:attr:`Simulator.concurrent_entries`,
+:attr:`Simulator.concurrent_opens`) as well as :attr:`pool_path_overflows`, the
+calls that would overflow a buffer in the real library.
+
+The simulated host is shared by the whole process (like the real hypervisor):
+every :class:`Simulator` object controls the same state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from vmguestlib import _simulator
+
+__all__ = ["MODES", "Simulator", "simulated", "simulator_path"]
+
+#: The hostile modes accepted by :meth:`Simulator.set_mode`.
+MODES: tuple[str, ...] = (
+    "error_text_null",
+    "pool_path_grows",
+    "stat_null_reply",
+    "open_null_handle",
+    "zero_session",
+    "strict_defects",
+)
+
+_SPECIAL_KEYS = ("session_id", "resource_pool_path")
+
+
+def simulator_path() -> str:
+    """The file of the simulated library: the ``vmguestlib._simulator`` module.
+
+    Pass it to :func:`vmguestlib.load`, or set ``VMGUESTLIB_LIBRARY`` to it.
+    """
+    path = _simulator.__file__
+    if path is None:  # pragma: no cover - extension modules always have one
+        raise RuntimeError("vmguestlib._simulator has no __file__")
+    return str(path)
+
+
+class Simulator:
+    """Control of the simulated host (process-wide state).
+
+    Values set here are what the simulated library reports after the next
+    ``update()`` of a handle.
+    """
+
+    __slots__ = ()
+
+    # -- host state ------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the defaults: every statistic available with plausible values,
+        pool path ``/Resources``, no failure, no delay, every mode off, counters 0.
+        """
+        _simulator.reset()
+
+    @property
+    def statistics(self) -> tuple[str, ...]:
+        """Names accepted by :meth:`set` and :meth:`get` (``cpu_limit_mhz``, ...)."""
+        return _simulator.accessor_names()
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        """Entry point names accepted by :meth:`fail` and :meth:`calls`."""
+        return _simulator.function_names()
+
+    def set(self, **values: int | str | None) -> None:
+        """Set statistics by name: ``set(cpu_limit_mhz=2000, mem_zipped_mb=None)``.
+
+        ``None`` makes the statistic report "not available".  ``session_id=`` and
+        ``resource_pool_path=`` are accepted too.  Nothing is changed when a
+        name or value is invalid (ValueError / TypeError / OverflowError).
+        """
+        known = set(_simulator.accessor_names())
+        for name, value in values.items():
+            if name not in known and name not in _SPECIAL_KEYS:
+                raise ValueError(f"unknown statistic {name!r}")
+            if name == "resource_pool_path":
+                if not isinstance(value, str):
+                    raise TypeError(f"resource_pool_path must be str, not {type(value).__name__}")
+                _check_pool_path(value)
+            elif value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise TypeError(f"{name} must be int or None, not {type(value).__name__}")
+            elif name == "session_id":
+                if value is None:
+                    raise TypeError("session_id must be int, not None")
+                if not 0 <= value < 2**64:
+                    raise OverflowError(f"session_id {value} is not an unsigned 64-bit value")
+            elif value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
+        # Validated: apply (the C side checks the width of each statistic).
+        saved = {n: _simulator.get_value(n) for n in values if n in known}
+        try:
+            for name, value in values.items():
+                if name == "session_id":
+                    assert isinstance(value, int)
+                    _simulator.set_session_id(value)
+                elif name == "resource_pool_path":
+                    assert isinstance(value, str)
+                    _simulator.set_pool_path(value.encode("utf-8"))
+                else:
+                    assert value is None or isinstance(value, int)
+                    _simulator.set_value(name, value)
+        except (OverflowError, ValueError, TypeError):
+            for n, v in saved.items():
+                _simulator.set_value(n, v)
+            raise
+
+    def get(self, name: str) -> int | None:
+        """The value statistic ``name`` is set to; None when not available."""
+        return _simulator.get_value(name)
+
+    def unavailable(self, *names: str) -> None:
+        """Make these statistics report "not available"."""
+        self.set(**dict.fromkeys(names))
+
+    @property
+    def session_id(self) -> int:
+        """The host's session id (unsigned 64-bit); setting it simulates a vMotion,
+        a resume or a snapshot revert."""
+        return _simulator.get_session_id()
+
+    @session_id.setter
+    def session_id(self, value: int) -> None:
+        _simulator.set_session_id(value)
+
+    def bump_session(self) -> int:
+        """Change the session id to a new non-zero value and return it."""
+        new = (self.session_id + 1) % 2**64 or 1
+        _simulator.set_session_id(new)
+        return new
+
+    @property
+    def resource_pool_path(self) -> str:
+        """The resource pool path the host reports."""
+        return _simulator.get_pool_path().decode("utf-8", "surrogateescape")
+
+    @resource_pool_path.setter
+    def resource_pool_path(self, path: str) -> None:
+        if not isinstance(path, str):
+            raise TypeError(f"resource_pool_path must be str, not {type(path).__name__}")
+        _check_pool_path(path)
+        _simulator.set_pool_path(path.encode("utf-8"))
+
+    def set_stat_reply(self, stat: str, reply: str | bytes | None) -> None:
+        """Set what ``StatGet`` returns for ``stat`` (``""``: the list of stats).
+
+        ``None`` removes the stat (StatGet then reports "not available").
+        """
+        if not isinstance(stat, str):
+            raise TypeError(f"stat must be str, not {type(stat).__name__}")
+        if isinstance(reply, str):
+            reply = reply.encode("utf-8")
+        elif reply is not None and not isinstance(reply, bytes):
+            raise TypeError(f"reply must be str, bytes or None, not {type(reply).__name__}")
+        _simulator.set_stat_reply(stat.encode("utf-8"), reply)
+
+    # -- faults ------------------------------------------------------------------
+
+    def fail(self, function: str, code: int, times: int | None = None) -> None:
+        """Make entry point ``function`` return status ``code``.
+
+        ``function`` is the C name without the ``VMGuestLib_`` prefix, e.g.
+        ``"UpdateInfo"``, ``"OpenHandle"``, ``"GetCpuLimitMHz"``.  ``code`` may
+        be any int, unknown codes included.  ``times=None`` fails until
+        :meth:`clear_failures`; otherwise only the next ``times`` calls fail.
+        """
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
+            raise TypeError(f"times must be int or None, not {type(times).__name__}")
+        if times is not None and times < 0:
+            raise ValueError(f"times must be >= 0 or None, got {times}")
+        _simulator.set_failure(function, code, -1 if times is None else times)
+
+    def clear_failures(self) -> None:
+        """Remove every injected failure."""
+        _simulator.clear_failures()
+
+    @property
+    def update_delay_us(self) -> int:
+        """Microseconds every ``UpdateInfo`` sleeps inside the library."""
+        return _simulator.counters()["update_delay_us"]
+
+    @update_delay_us.setter
+    def update_delay_us(self, us: int) -> None:
+        _simulator.set_update_delay_us(us)
+
+    def set_mode(self, name: str, on: bool = True) -> None:
+        """Turn a hostile mode on or off (see :data:`MODES`):
+
+        ``error_text_null``: GetErrorText returns NULL.
+        ``pool_path_grows``: GetResourcePoolPath always asks for a bigger buffer.
+        ``stat_null_reply``: StatGet succeeds with a NULL reply.
+        ``open_null_handle``: OpenHandle succeeds and returns a NULL handle.
+        ``zero_session``: UpdateInfo succeeds but the session id reads 0.
+        ``strict_defects``: abort the process on a pool-path overflow.
+        """
+        _simulator.set_mode(name, on)
+
+    # -- counters ----------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        """Every counter: ``calls_<Function>``, ``open_handles``,
+        ``handles_opened``, ``concurrent_entries``, ``concurrent_opens``,
+        ``pool_path_overflows``, ``invalid_handle_calls``, ``stat_replies_live``,
+        ``bad_stat_frees`` (and ``update_delay_us``, a setting)."""
+        return _simulator.counters()
+
+    def calls(self, function: str) -> int:
+        """How many times entry point ``function`` (e.g. ``"UpdateInfo"``) was
+        called since the last reset."""
+        try:
+            return _simulator.counters()[f"calls_{function}"]
+        except KeyError:
+            raise ValueError(
+                f"unknown entry point {function!r} (expected a name without the "
+                "VMGuestLib_ prefix, e.g. 'UpdateInfo')"
+            ) from None
+
+    @property
+    def open_handles(self) -> int:
+        """Library handles open right now (not reset by :meth:`reset`)."""
+        return _simulator.counters()["open_handles"]
+
+    @property
+    def concurrent_entries(self) -> int:
+        """Times a thread entered the library on a handle another thread was
+        using (the guide's threading rule broken)."""
+        return _simulator.counters()["concurrent_entries"]
+
+    @property
+    def concurrent_opens(self) -> int:
+        """Times ``OpenHandle`` was entered while another ``OpenHandle`` ran."""
+        return _simulator.counters()["concurrent_opens"]
+
+    @property
+    def pool_path_overflows(self) -> int:
+        """Updates that would overflow the real library's pool-path buffer (a
+        handle updated again after the path became longer)."""
+        return _simulator.counters()["pool_path_overflows"]
+
+    def __repr__(self) -> str:
+        return (
+            f"<vmguestlib.testing.Simulator session_id={self.session_id:#x} "
+            f"open_handles={self.open_handles}>"
+        )
+
+
+def _check_pool_path(path: str) -> None:
+    if "\0" in path:
+        raise ValueError("resource_pool_path must not contain NUL characters")
+
+
+@contextlib.contextmanager
+def simulated(**values: int | str | None) -> Iterator[Simulator]:
+    """Use the simulated library for the duration of the ``with`` block.
+
+    Resets the simulated host, applies ``values`` (as :meth:`Simulator.set`),
+    makes the binding load the simulated library, and on exit goes back to the
+    library that was loaded before (or to none).  Handles opened inside the
+    block keep using the simulated library until closed.
+    """
+    from vmguestlib import _vmguestlib  # noqa: PLC0415 - the binding, only when needed
+
+    sim = Simulator()
+    sim.reset()
+    sim.set(**values)
+    prev = _vmguestlib.library_path()
+    _vmguestlib.load(simulator_path())
+    try:
+        yield sim
+    finally:
+        if prev is not None:
+            _vmguestlib.load(prev)
+        else:
+            _vmguestlib._unload()
