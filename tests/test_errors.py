@@ -75,9 +75,8 @@ def test_accessor_error_raises_class(sim, code):
 
 def test_unknown_code_raises_base(sim):
     sim.fail("UpdateInfo", 999)
-    with Handle() as h:
-        with pytest.raises(vmguestlib.VMGuestLibError) as exc:
-            h.update()
+    with Handle() as h, pytest.raises(vmguestlib.VMGuestLibError) as exc:
+        h.update()
     assert type(exc.value) is vmguestlib.VMGuestLibError
     assert exc.value.code == 999
     assert "[error 999]" in str(exc.value)
@@ -86,7 +85,7 @@ def test_unknown_code_raises_base(sim):
 def test_not_enabled_message_says_how_to_enable(sim):
     sim.fail("OpenHandle", vmguestlib.ERROR_NOT_ENABLED)
     with pytest.raises(vmguestlib.NotEnabledError,
-                       match="isolation.tools.guestlibGetInfo.disable"):
+                       match=r"isolation\.tools\.guestlibGetInfo\.disable"):
         Handle()
 
 

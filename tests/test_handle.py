@@ -62,7 +62,7 @@ def test_no_info_before_first_update(sim):
             h.cpu_limit_mhz()
         assert exc.value.code == vmguestlib.ERROR_NO_INFO
         with pytest.raises(vmguestlib.NoInfoError):
-            h.session_id
+            _ = h.session_id
         with pytest.raises(vmguestlib.NoInfoError):
             h.resource_pool_path()
         h.update()
@@ -118,9 +118,9 @@ def test_long_pool_path(sim):
 
 
 def test_pool_path_non_ascii(sim):
-    sim.resource_pool_path = "/Datacenter/Produktion/Prüfung-α"
+    sim.resource_pool_path = "/Datacenter/Produktion/Prüfung-\u03b1"
     with Handle() as h:
-        assert h.snapshot().resource_pool_path == "/Datacenter/Produktion/Prüfung-α"
+        assert h.snapshot().resource_pool_path == "/Datacenter/Produktion/Prüfung-\u03b1"
 
 
 def test_unavailable_stat_raises_and_snapshot_none(sim):
@@ -186,9 +186,8 @@ def test_use_after_close(sim):
         assert exc.value.code == vmguestlib.ERROR_INVALID_HANDLE
         assert "closed" in str(exc.value)
     h.close()  # idempotent
-    with pytest.raises(vmguestlib.InvalidHandleError):
-        with h:
-            pass
+    with pytest.raises(vmguestlib.InvalidHandleError), h:
+        pass
 
 
 def test_context_manager_closes(sim):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-
 import vmguestlib
 from vmguestlib import Handle
 from vmguestlib._vmguestlib import ACCESSORS
@@ -43,7 +41,7 @@ def test_shared_handle_8_threads_20000_calls(sim):
                     _ = h.session_id
                 else:
                     getattr(h, ACCESSORS[j % len(ACCESSORS)])()
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
 
     _run([threading.Thread(target=work, args=(k,)) for k in range(8)])
@@ -104,7 +102,7 @@ def test_close_while_four_threads_inside_calls(sim):
                 with lock:
                     outcomes.append("closed")
                 return
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 with lock:
                     outcomes.append(repr(e))
                 return
@@ -137,7 +135,7 @@ def test_open_close_16_threads_2_seconds(sim):
                     h.update()
                     h.update()  # the refresh opens another library handle
                 opened[k] += 1
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
 
     _run([threading.Thread(target=work, args=(k,)) for k in range(16)])

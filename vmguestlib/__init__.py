@@ -50,6 +50,7 @@ from vmguestlib._vmguestlib import (
     library_path,
     load,
 )
+from vmguestlib.sampler import NoRatesReason, Sample, Sampler
 
 
 def snapshot() -> Snapshot:
@@ -82,11 +83,14 @@ __all__ = [
     "InvalidHandleError",
     "LibraryNotFoundError",
     "NoInfoError",
+    "NoRatesReason",
     "NotAvailableError",
     "NotEnabledError",
     "NotRunningInVMError",
     "OtherError",
     "OutOfMemoryError",
+    "Sample",
+    "Sampler",
     "Snapshot",
     "UnsupportedVersionError",
     "VMGuestLibError",
