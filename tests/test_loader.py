@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import pathlib
 import subprocess
@@ -14,7 +15,8 @@ import vmguestlib
 import vmguestlib.testing
 from vmguestlib import Handle
 
-REAL_PATH = "/usr/lib/x86_64-linux-gnu/libguestlib.so.0"
+REAL_PATH = next(iter(sorted(glob.glob("/usr/lib/*-linux-gnu/libguestlib.so.0"))),
+                 "/usr/lib/libguestlib.so.0")
 
 
 def test_load_returns_path_and_library_path(sim):

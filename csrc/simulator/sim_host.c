@@ -104,8 +104,14 @@ SIM_MAYBE_UNUSED static uint64_t sim_now_ns(void)
 #endif
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+#  define VGL_SIM_MAYBE_UNUSED __attribute__((unused))
+#else
+#  define VGL_SIM_MAYBE_UNUSED
+#endif
+
 /* Really sleeps (gives the CPU away) for at least `us` microseconds. */
-static void sim_sleep_us(uint32_t us)
+static VGL_SIM_MAYBE_UNUSED void sim_sleep_us(uint32_t us)
 {
     if (us == 0)
         return;
@@ -397,7 +403,7 @@ static void sim_defaults_locked(void)
         {VGL_ACC_MemBalloonTargetMB, 0},
         {VGL_ACC_MemBalloonMaxMB, 2867},
         {VGL_ACC_HostNumCpuCores, 32},
-        {VGL_ACC_HostCpuUsedMs, 52480123456ull},
+        {VGL_ACC_HostCpuUsedMs, 3317769600ull},
         {VGL_ACC_HostMemSwappedMB, 0},
         {VGL_ACC_HostMemSharedMB, 18432},
         {VGL_ACC_HostMemUsedMB, 401408},
