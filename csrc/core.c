@@ -16,10 +16,15 @@
 /* Registry of live cores, so that fork can quiesce them.
  *
  * Lock order (never taken the other way round):
- *   registry_lock -> core->mu -> loader locks (cache, open)
- * OpenHandle is always called with no core mutex held, core mutexes are never
+ *   registry_lock -> core->update_mu -> core->mu -> loader locks (cache, open)
+ * OpenHandle is never called with a core->mu held, core mutexes are never
  * held while taking the registry lock, and no lock is ever held while
  * waiting for the GIL.
+ *
+ * Every call into the library made through a core runs with one of these
+ * held: core->mu (accessors, pool path, the first update), core->update_mu
+ * (refreshes and CloseHandle) or the open lock (OpenHandle, StatGet,
+ * StatFree).  GetErrorText, a table lookup, is the one exception.
  */
 
 static vgl_mutex registry_lock = VGL_MUTEX_INITIALIZER;
@@ -27,15 +32,17 @@ static vgl_core *registry_head = NULL;
 
 #ifndef _WIN32
 /* Before fork: wait until no call is inside any handle and no handle is being
- * opened, so the child starts with every lock free and every handle
- * consistent.  The thread that forks holds none of these locks (it is not
- * inside a vmguestlib call), and a thread that holds one never waits for the
- * GIL, so this cannot deadlock. */
+ * opened (so no thread is inside the library through us), so the child
+ * starts with every lock free and every handle consistent.  The thread that
+ * forks holds none of these locks (it is not inside a vmguestlib call), and
+ * a thread that holds one never waits for the GIL, so this cannot
+ * deadlock. */
 static void fork_prepare(void)
 {
     vgl_core *c;
     vgl_mutex_lock(&registry_lock);
     for (c = registry_head; c != NULL; c = c->next) {
+        vgl_mutex_lock(&c->update_mu);
         vgl_mutex_lock(&c->mu);
     }
     vgl_loader_lock_all();
@@ -47,6 +54,7 @@ static void fork_release(void)
     vgl_loader_unlock_all();
     for (c = registry_head; c != NULL; c = c->next) {
         vgl_mutex_unlock(&c->mu);
+        vgl_mutex_unlock(&c->update_mu);
     }
     vgl_mutex_unlock(&registry_lock);
 }
@@ -216,6 +224,25 @@ static vgl_status update_and_read(vgl_library *lib, vgl_handle h,
     return VGL_ERROR_SUCCESS;
 }
 
+int vgl_status_is_absent(vgl_status st)
+{
+    return st == VGL_ERROR_NOT_AVAILABLE || st == VGL_ERROR_UNSUPPORTED_VERSION ||
+           st == VGL_STATUS_MISSING_SYMBOL;
+}
+
+int vgl_snapshot_failed(const vgl_snapshot_data *snap)
+{
+    int i;
+    for (i = 0; i < VGL_N_ACCESSORS; i++) {
+        if (snap->status[i] != VGL_ERROR_SUCCESS &&
+            !vgl_status_is_absent(snap->status[i])) {
+            return 1;
+        }
+    }
+    return snap->path_status != VGL_ERROR_SUCCESS &&
+           !vgl_status_is_absent(snap->path_status);
+}
+
 static void commit_session(vgl_core *c, vgl_session_id sid, int *changed)
 {
     *changed = c->have_session && c->session != sid;
@@ -232,6 +259,7 @@ vgl_status vgl_core_open(vgl_core *c, vgl_library *lib)
 
     memset(c, 0, sizeof(*c));
     vgl_mutex_init(&c->mu);
+    vgl_mutex_init(&c->update_mu);
     c->lib = lib;
     registry_add(c);
     st = open_library_handle(lib, &h);
@@ -247,11 +275,16 @@ vgl_status vgl_core_open(vgl_core *c, vgl_library *lib)
 void vgl_core_close(vgl_core *c)
 {
     vgl_handle old;
+    /* update_mu: waits for a refresh in progress (which then commits and
+     * its handle is the one closed here), and keeps fork_prepare waiting
+     * while CloseHandle runs. */
+    vgl_mutex_lock(&c->update_mu);
     vgl_mutex_lock(&c->mu);
     old = c->h;
     c->h = NULL;
     vgl_mutex_unlock(&c->mu);
     close_library_handle(c->lib, old);
+    vgl_mutex_unlock(&c->update_mu);
 }
 
 void vgl_core_destroy(vgl_core *c)
@@ -262,6 +295,7 @@ void vgl_core_destroy(vgl_core *c)
     vgl_core_close(c);
     registry_remove(c);
     vgl_mutex_destroy(&c->mu);
+    vgl_mutex_destroy(&c->update_mu);
     c->lib = NULL;
 }
 
@@ -296,7 +330,10 @@ vgl_status vgl_core_update(vgl_core *c, int *changed, vgl_snapshot_data *snap)
         c->h_updated = 1;
         st = update_and_read(lib, c->h, &sid, snap);
         if (st == VGL_ERROR_SUCCESS) {
-            commit_session(c, sid, changed);
+            /* A failed snapshot does not set the session id (see core.h). */
+            if (snap == NULL || !vgl_snapshot_failed(snap)) {
+                commit_session(c, sid, changed);
+            }
             if (snap != NULL) {
                 snap->session = sid;
                 snap->session_changed = *changed;
@@ -311,25 +348,39 @@ vgl_status vgl_core_update(vgl_core *c, int *changed, vgl_snapshot_data *snap)
     vgl_mutex_unlock(&c->mu);
 
     /* Later updates: a fresh library handle, private to this thread until it
-     * is swapped in. */
+     * is swapped in.  One refresh of `c` at a time (see core.h), so that
+     * refreshes commit in the order they read the host; every library call
+     * of the refresh, CloseHandle included, runs with update_mu held, so
+     * fork_prepare waits for all of them. */
+    vgl_mutex_lock(&c->update_mu);
     st = open_library_handle(lib, &nh);
     if (st != VGL_ERROR_SUCCESS) {
-        return st;
+        goto done;
     }
     st = update_and_read(lib, nh, &sid, snap);
     if (st != VGL_ERROR_SUCCESS) {
         snapshot_discard(snap);
         close_library_handle(lib, nh);
-        return st;
+        goto done;
+    }
+    if (snap != NULL && vgl_snapshot_failed(snap)) {
+        /* Not committed: the handle keeps its data and session id, so a
+         * session change is still reported by the next successful update.
+         * `snap` keeps the statuses (and path) for the caller to raise. */
+        snap->session = sid;
+        snap->session_changed = 0;
+        close_library_handle(lib, nh);
+        goto done;
     }
 
     vgl_mutex_lock(&c->mu);
     if (c->h == NULL) {
-        /* Closed by another thread meanwhile. */
+        /* Closed by another thread before this refresh began. */
         vgl_mutex_unlock(&c->mu);
         snapshot_discard(snap);
         close_library_handle(lib, nh);
-        return VGL_STATUS_CLOSED;
+        st = VGL_STATUS_CLOSED;
+        goto done;
     }
     old = c->h;
     c->h = nh;
@@ -340,9 +391,11 @@ vgl_status vgl_core_update(vgl_core *c, int *changed, vgl_snapshot_data *snap)
         snap->session = sid;
         snap->session_changed = *changed;
     }
-    /* `old` is no longer reachable from `c`: close it outside the mutex. */
+    /* `old` is no longer reachable from `c`: close it outside `mu`. */
     close_library_handle(lib, old);
-    return VGL_ERROR_SUCCESS;
+done:
+    vgl_mutex_unlock(&c->update_mu);
+    return st;
 }
 
 vgl_status vgl_core_get_locked(vgl_core *c, int index, uint64_t *out)
@@ -390,21 +443,25 @@ vgl_status vgl_core_stat(vgl_library *lib, const char *encoding,
     }
     vgl_open_lock();
     st = lib->api.StatGet(encoding, stat, reply, size);
-    vgl_open_unlock();
-    if (st == VGL_ERROR_SUCCESS && *reply == NULL) {
-        return VGL_STATUS_NULL_REPLY;
-    }
     if (st != VGL_ERROR_SUCCESS && *reply != NULL) {
         lib->api.StatFree(*reply, *size);
         *reply = NULL;
         *size = 0;
+    }
+    vgl_open_unlock();
+    if (st == VGL_ERROR_SUCCESS && *reply == NULL) {
+        return VGL_STATUS_NULL_REPLY;
     }
     return st;
 }
 
 void vgl_core_stat_free(vgl_library *lib, char *reply, size_t size)
 {
+    /* Under the open lock like StatGet, so that fork_prepare also waits for
+     * it. */
     if (reply != NULL && lib->api.StatFree != NULL) {
+        vgl_open_lock();
         lib->api.StatFree(reply, size);
+        vgl_open_unlock();
     }
 }

@@ -16,6 +16,22 @@ static vgl_state *get_state(PyObject *module)
     return (vgl_state *)PyModule_GetState(module);
 }
 
+/* Set *p to `desired` if it still holds NULL; return what *p holds after. */
+static void *publish_if_unset(void *volatile *p, void *desired)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    void *prev = _InterlockedCompareExchangePointer(p, desired, NULL);
+    return prev != NULL ? prev : desired;
+#else
+    void *expected = NULL;
+    if (__atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        return desired;
+    }
+    return expected;
+#endif
+}
+
 vgl_library *vgl_current_library(vgl_state *st)
 {
     vgl_library *lib = (vgl_library *)vgl_atomic_load_ptr(&st->current);
@@ -35,7 +51,10 @@ vgl_library *vgl_current_library(vgl_state *st)
         vgl_raise_load_error(st, err);
     }
     else {
-        vgl_atomic_store_ptr(&st->current, lib);
+        /* Only if no other thread chose a library meanwhile: a default search
+         * that finishes after a concurrent load(path) must not replace the
+         * library load() chose. */
+        lib = (vgl_library *)publish_if_unset(&st->current, lib);
     }
     PyMem_Free(err);
     return lib;
@@ -171,7 +190,7 @@ static const struct {
 static int module_exec(PyObject *module)
 {
     vgl_state *st = get_state(module);
-    PyObject *names;
+    PyObject *names, *unlimited;
     size_t i;
 
     if (vgl_errors_init(module, st) < 0 || vgl_snapshot_init(module, st) < 0 ||
@@ -184,8 +203,12 @@ static int module_exec(PyObject *module)
             return -1;
         }
     }
-    if (PyModule_AddObject(module, "UNLIMITED",
-                           PyLong_FromUnsignedLong(VGL_UNLIMITED)) < 0) {
+    unlimited = PyLong_FromUnsignedLong(VGL_UNLIMITED);
+    if (unlimited == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObject(module, "UNLIMITED", unlimited) < 0) {
+        Py_DECREF(unlimited);   /* not stolen on failure */
         return -1;
     }
     /* ACCESSORS: the statistic names, in Snapshot order. */

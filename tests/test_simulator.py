@@ -440,6 +440,7 @@ def test_counters(lib):
         "invalid_handle_calls",
         "bad_stat_frees",
         "update_delay_us",
+        "open_delay_us",
     ):
         assert c[name] == 0, name
     base_open = c["open_handles"]
@@ -520,6 +521,7 @@ def test_no_concurrent_entries_with_a_handle_per_thread(lib):
 
 def test_concurrent_opens_detected(lib):
     """Negative control: OpenHandle from 8 threads at once is seen."""
+    _simulator.set_open_delay_us(20)
     for _ in range(50):
         barrier = threading.Barrier(8)
         out = [ctypes.c_void_p() for _ in range(8)]
@@ -726,6 +728,7 @@ def test_docstrings_have_signatures():
         "reset", "accessor_names", "function_names", "set_value", "get_value",
         "set_session_id", "get_session_id", "set_pool_path", "get_pool_path",
         "set_stat_reply", "set_failure", "clear_failures", "set_update_delay_us",
+        "set_open_delay_us",
         "set_mode", "counters", "noop", "accessor_loop",
     ]  # fmt: skip
     for name in names:

@@ -124,6 +124,7 @@ def test_close_while_four_threads_inside_calls(sim):
 
 def test_open_close_16_threads_2_seconds(sim):
     """OpenHandle is serialised process-wide (the real one is not thread safe)."""
+    sim.open_delay_us = 20  # wide enough that unserialised opens would overlap
     stop = time.monotonic() + 2.0
     errors: list[BaseException] = []
     opened = [0] * 16

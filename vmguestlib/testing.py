@@ -222,6 +222,17 @@ class Simulator:
     def update_delay_us(self, us: int) -> None:
         _simulator.set_update_delay_us(us)
 
+    @property
+    def open_delay_us(self) -> int:
+        """Microseconds every ``OpenHandle`` busy-waits inside the library
+        (0 by default).  Raise it to make unserialised opens overlap, so that
+        :attr:`concurrent_opens` counts them."""
+        return _simulator.counters()["open_delay_us"]
+
+    @open_delay_us.setter
+    def open_delay_us(self, us: int) -> None:
+        _simulator.set_open_delay_us(us)
+
     def set_mode(self, name: str, on: bool = True) -> None:
         """Turn a hostile mode on or off (see :data:`MODES`):
 

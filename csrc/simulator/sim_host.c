@@ -43,6 +43,7 @@
 /* windows.h comes with vgl_thread.h */
 #else
 #  include <errno.h>
+#  include <sched.h>
 #  include <time.h>
 #endif
 
@@ -126,20 +127,26 @@ static VGL_SIM_MAYBE_UNUSED void sim_sleep_us(uint32_t us)
 #endif
 }
 
-/* A short pause inside OpenHandle, so that two unserialised OpenHandle calls
- * overlap often enough to be counted. */
-#define SIM_OPEN_WINDOW_US 20u
+/* An optional busy pause inside OpenHandle (set_open_delay_us, 0 by
+ * default), so that two unserialised OpenHandle calls overlap often enough to
+ * be counted in concurrent_opens.  It yields rather than sleeps: a sleep this
+ * short costs ~60 us of timer slack on Linux. */
+static volatile long sim_open_delay_us;
 
 static void sim_open_window(void)
 {
+    uint64_t us = (uint64_t)vgl_atomic_load_int(&sim_open_delay_us);
+    uint64_t end;
+    if (us == 0)
+        return;
+    end = sim_now_ns() + us * 1000u;
+    while (sim_now_ns() < end) {
 #ifdef _WIN32
-    /* Sleep() has a millisecond granularity: yield until the time is up. */
-    uint64_t end = sim_now_ns() + SIM_OPEN_WINDOW_US * 1000u;
-    while (sim_now_ns() < end)
         SwitchToThread();
 #else
-    sim_sleep_us(SIM_OPEN_WINDOW_US);
+        sched_yield();
 #endif
+    }
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -837,6 +844,7 @@ void vgl_sim_reset(void)
     for (i = 0; i < VGL_SIM_N_MODES; i++)
         vgl_atomic_store_int(&sim_modes[i], 0);
     vgl_atomic_store_int(&sim_delay_us, 0);
+    vgl_atomic_store_int(&sim_open_delay_us, 0);
     for (i = 0; i < VGL_SIM_N_ENTRIES; i++)
         sim_atomic_store(&sim_calls[i], 0);
     for (i = 0; i < SIM_N_COUNTERS; i++) {
@@ -998,6 +1006,18 @@ uint32_t vgl_sim_get_update_delay_us(void)
     return (uint32_t)vgl_atomic_load_int(&sim_delay_us);
 }
 
+void vgl_sim_set_open_delay_us(uint32_t us)
+{
+    if (us > 1000000u)
+        us = 1000000u;
+    vgl_atomic_store_int(&sim_open_delay_us, (int)us);
+}
+
+uint32_t vgl_sim_get_open_delay_us(void)
+{
+    return (uint32_t)vgl_atomic_load_int(&sim_open_delay_us);
+}
+
 void vgl_sim_set_mode(int mode, int on)
 {
     if (mode >= 0 && mode < VGL_SIM_N_MODES)
@@ -1011,7 +1031,7 @@ int vgl_sim_get_mode(int mode)
 
 int vgl_sim_counter_count(void)
 {
-    return VGL_SIM_N_ENTRIES + SIM_N_COUNTERS + 1;
+    return VGL_SIM_N_ENTRIES + SIM_N_COUNTERS + 2;
 }
 
 int vgl_sim_counter_name(int i, char *buf, size_t cap)
@@ -1025,6 +1045,8 @@ int vgl_sim_counter_name(int i, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s", sim_counter_names[i - VGL_SIM_N_ENTRIES]);
     else if (i == VGL_SIM_N_ENTRIES + SIM_N_COUNTERS)
         n = snprintf(buf, cap, "%s", SIM_DELAY_PSEUDO_COUNTER);
+    else if (i == VGL_SIM_N_ENTRIES + SIM_N_COUNTERS + 1)
+        n = snprintf(buf, cap, "%s", "open_delay_us");
     else
         return -1;
     return n < 0 || (size_t)n >= cap ? -1 : 0;
@@ -1039,6 +1061,8 @@ int64_t vgl_sim_counter_value(int i)
         return sim_atomic_load(&sim_counters[i]);
     if (i == SIM_N_COUNTERS)
         return (int64_t)vgl_sim_get_update_delay_us();
+    if (i == SIM_N_COUNTERS + 1)
+        return (int64_t)vgl_sim_get_open_delay_us();
     return 0;
 }
 

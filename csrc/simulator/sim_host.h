@@ -109,6 +109,10 @@ void vgl_sim_clear_failures(void);
 
 void vgl_sim_set_update_delay_us(uint32_t us);
 uint32_t vgl_sim_get_update_delay_us(void);
+/* Busy pause inside OpenHandle (0 = none), to widen the window in which
+ * unserialised opens are counted; capped at one second. */
+void vgl_sim_set_open_delay_us(uint32_t us);
+uint32_t vgl_sim_get_open_delay_us(void);
 
 void vgl_sim_set_mode(int mode, int on);
 int vgl_sim_get_mode(int mode);

@@ -431,6 +431,21 @@ static PyObject *sim_set_update_delay_us(PyObject *module, PyObject *us)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(sim_set_open_delay_us_doc,
+"set_open_delay_us($module, us, /)\n--\n\n"
+"Make every OpenHandle busy-wait `us` microseconds (0 to 1_000_000) inside\n"
+"the call, so that unserialised opens overlap and are counted.");
+
+static PyObject *sim_set_open_delay_us(PyObject *module, PyObject *us)
+{
+    unsigned long long v;
+    (void)module;
+    if (sim_uint_arg(us, "delay in microseconds", 1000000ull, &v) < 0)
+        return NULL;
+    vgl_sim_set_open_delay_us((uint32_t)v);
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(sim_set_mode_doc,
 "set_mode($module, name, on, /)\n--\n\n"
 "Turn a hostile mode on or off: 'error_text_null', 'pool_path_grows',\n"
@@ -546,6 +561,7 @@ static PyMethodDef sim_methods[] = {
     {"set_failure", sim_set_failure, METH_VARARGS, sim_set_failure_doc},
     {"clear_failures", sim_clear_failures, METH_NOARGS, sim_clear_failures_doc},
     {"set_update_delay_us", sim_set_update_delay_us, METH_O, sim_set_update_delay_us_doc},
+    {"set_open_delay_us", sim_set_open_delay_us, METH_O, sim_set_open_delay_us_doc},
     {"set_mode", sim_set_mode, METH_VARARGS, sim_set_mode_doc},
     {"counters", sim_counters, METH_NOARGS, sim_counters_doc},
     {"noop", sim_noop, METH_NOARGS, sim_noop_doc},
