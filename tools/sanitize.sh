@@ -43,8 +43,10 @@ if [ ${#need[@]} -gt 0 ]; then
         exit 2
     fi
 fi
-if ! "$PY" -c "import pytest, hypothesis, setuptools" 2>/dev/null; then
-    "$PY" -m pip install -q pytest hypothesis setuptools
+# setup.py build_ext reads pyproject.toml, whose PEP 639 license fields need
+# setuptools 77 or newer (a fresh venv may carry an older one).
+if ! "$PY" -c "import pytest, hypothesis, setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null; then
+    "$PY" -m pip install -q pytest hypothesis "setuptools>=77"
 fi
 # The interpreter itself, not a wrapper script (pyenv shims): valgrind must
 # run the real binary.
