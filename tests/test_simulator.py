@@ -281,16 +281,21 @@ def test_closed_bogus_and_null_handles_are_invalid(lib):
     for bogus in (ctypes.c_void_p(0x1234), ctypes.c_void_p(None), ctypes.c_void_p(2**63)):
         for name, st in _call_all(lib, bogus).items():
             assert st == INVALID_HANDLE, name
-    # many open/close cycles: stale pointers never come back to life as long
-    # as they are not reused by the allocator for a new handle
+    # many open/close cycles: a closed handle never comes back to life, even
+    # once its slot has been reused for new handles (the value carries a
+    # generation), and never reaches the new handle's data
     handles = [lib.opened_updated() for _ in range(20)]
     for x in handles:
         assert lib.CloseHandle(x) == SUCCESS
-    live = lib.open()
+    live = [lib.open() for _ in range(20)]
+    assert not {x.value for x in handles} & {x.value for x in live}
     for x in handles:
-        if x.value != live.value:
-            assert lib.UpdateInfo(x) == INVALID_HANDLE
-    lib.CloseHandle(live)
+        assert lib.UpdateInfo(x) == INVALID_HANDLE
+        assert lib.get(x, "CpuLimitMHz", 32)[0] == INVALID_HANDLE
+        assert lib.CloseHandle(x) == INVALID_HANDLE
+    for x in live:
+        assert lib.get(x, "CpuLimitMHz", 32)[0] == NO_INFO  # its own, fresh state
+        assert lib.CloseHandle(x) == SUCCESS
 
 
 def test_null_out_pointers_are_invalid_arg(lib):

@@ -205,12 +205,44 @@ static const char *const sim_counter_names[SIM_N_COUNTERS] = {
 
 /* ---- state ---------------------------------------------------------------- */
 
-#define SIM_HANDLE_MAGIC 0x4C47534Du /* "MSGL" */
+/*
+ * Handles live in slots that are never freed: chunks of SIM_CHUNK slots,
+ * allocated on demand and kept for the life of the process, and recycled
+ * through a free list.  The value handed out as a vgl_handle is not a
+ * pointer but the slot's index and the generation the slot had when it was
+ * opened (bumped at every open and close), so a closed, stale or made-up
+ * handle is recognised without a lock and without ever touching memory
+ * that is gone: a slot that does not exist or whose generation differs is
+ * INVALID_HANDLE.  That keeps the accessors -- the calls a collector makes
+ * most -- free of the global lock: they cost about what the real library's
+ * do (a check and a copy), plus the counting below.
+ *
+ * Each slot counts the threads inside an entry point on it (inflight); an
+ * entry that finds another thread already inside is a concurrent entry, a
+ * breach of the library's threading rule.  Fields written by UpdateInfo are
+ * written under sim_lock; an accessor reads them without it, which is
+ * race-free whenever the caller obeys that rule (the binding's own mutex
+ * orders the update before the reads) and, when it does not, is what the
+ * concurrent-entry counter reports.  The pool path buffer is read and
+ * written only under sim_lock, so even a breach never touches freed memory.
+ */
+#define SIM_CHUNK 256
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#  define SIM_INDEX_BITS 20           /* up to ~1M handles open at once */
+#else
+#  define SIM_INDEX_BITS 16           /* 32-bit: up to 65535 */
+#endif
+#define SIM_MAX_SLOTS (((uintptr_t)1 << SIM_INDEX_BITS) - 1)
+#define SIM_MAX_CHUNKS ((SIM_MAX_SLOTS + SIM_CHUNK) / SIM_CHUNK)
+#define SIM_GEN_BITS ((int)(sizeof(uintptr_t) * 8) - SIM_INDEX_BITS)
+/* Generations fit in the handle value and in an int (vgl_atomic_*_int). */
+#define SIM_GEN_MASK (SIM_GEN_BITS >= 31 ? 0x7FFFFFFFL : ((1L << SIM_GEN_BITS) - 1))
 
 typedef struct sim_handle {
-    uint32_t magic;
-    int closed;            /* removed from the registry, freed when idle */
-    long inflight;         /* threads inside an entry point on this handle */
+    volatile long gen;     /* odd: open with handle value of this gen; even: free */
+    volatile long inflight;/* threads inside an entry point on this slot */
+    uint32_t index;        /* this slot's index (handle value low bits - 1) */
+    uint32_t next_free;    /* free list link: index + 1, 0 = end */
     int has_info;          /* UpdateInfo succeeded at least once */
     vgl_session_id session;
     uint64_t value[VGL_N_ACCESSORS];
@@ -251,7 +283,15 @@ static struct {
     sim_failure fail[VGL_SIM_N_ENTRIES];
 } sim_host;
 
-static sim_ptrset sim_handles;   /* live handles */
+/* The slot table: chunk pointers are published once (release) and never
+ * change; sim_nslots, the free list and slot (re)initialisation are under
+ * sim_lock. */
+static sim_handle *volatile sim_chunks[SIM_MAX_CHUNKS];
+static uintptr_t sim_nslots;
+static uint32_t sim_free_head;   /* index + 1 of the first free slot, 0 = none */
+/* Number of entry points with an injected failure armed: while 0, entry
+ * points skip the lock that taking a failure needs. */
+static volatile long sim_failures_armed;
 SIM_MAYBE_UNUSED static sim_ptrset sim_replies;   /* StatGet replies not yet freed */
 
 static volatile long sim_modes[VGL_SIM_N_MODES];
@@ -374,6 +414,15 @@ static int sim_set_reply_locked(const char *stat, size_t stat_len,
     return 0;
 }
 
+/* With sim_lock held: sim_failures_armed from the failure table. */
+static void sim_recount_armed_locked(void)
+{
+    int i, n = 0;
+    for (i = 0; i < VGL_SIM_N_ENTRIES; i++)
+        n += sim_host.fail[i].times != 0;
+    vgl_atomic_store_int(&sim_failures_armed, n);
+}
+
 /* ---- defaults ------------------------------------------------------------- */
 
 /* A plausible VM: 4 GiB of memory, no limits, on a 32-core host. */
@@ -455,6 +504,7 @@ static void sim_defaults_locked(void)
                                    strlen(replies[i][1]));
     }
     memset(sim_host.fail, 0, sizeof sim_host.fail);
+    sim_recount_armed_locked();
     sim_host.initialized = 1;
 }
 
@@ -471,38 +521,106 @@ static void sim_count_call(int entry)
     sim_atomic_add(&sim_calls[entry], 1);
 }
 
-/* Look `h` up in the registry and mark this thread as inside it. */
+static vgl_handle sim_handle_value(const sim_handle *sh)
+{
+    uintptr_t gen = (uintptr_t)vgl_atomic_load_int(&((sim_handle *)sh)->gen);
+    return (vgl_handle)(void *)((gen << SIM_INDEX_BITS) | ((uintptr_t)sh->index + 1));
+}
+
+/* The slot `h` names while it is open with that generation, else NULL.  No
+ * lock: chunks are never freed and a stale value's generation differs. */
+static sim_handle *sim_lookup(vgl_handle h)
+{
+    uintptr_t v = (uintptr_t)(void *)h;
+    uintptr_t index = (v & SIM_MAX_SLOTS) - 1;   /* wraps for index bits 0 */
+    long gen = (long)(v >> SIM_INDEX_BITS);
+    sim_handle *chunk;
+    sim_handle *sh;
+
+    if (index >= SIM_MAX_SLOTS || (gen & 1) == 0 || gen > SIM_GEN_MASK)
+        return NULL;
+    chunk = (sim_handle *)vgl_atomic_load_ptr((void *volatile *)&sim_chunks[index / SIM_CHUNK]);
+    if (chunk == NULL)
+        return NULL;
+    sh = &chunk[index % SIM_CHUNK];
+    return vgl_atomic_load_int(&sh->gen) == gen ? sh : NULL;
+}
+
+/* Whether `sh` is still open with the generation `h` carries. */
+static int sim_still_open(const sim_handle *sh, vgl_handle h)
+{
+    return (uintptr_t)vgl_atomic_load_int(&((sim_handle *)sh)->gen) ==
+           ((uintptr_t)(void *)h >> SIM_INDEX_BITS);
+}
+
+/* Count the call, look `h` up and mark this thread as inside it. */
 static vgl_status sim_enter(vgl_handle h, int entry, sim_handle **out)
 {
-    sim_handle *sh = (sim_handle *)(void *)h;
+    sim_handle *sh;
 
     sim_count_call(entry);
-    vgl_mutex_lock(&sim_lock);
-    sim_init_locked();
-    if (sh == NULL || ptrset_find(&sim_handles, sh) < 0 || sh->magic != SIM_HANDLE_MAGIC) {
-        vgl_mutex_unlock(&sim_lock);
+    sh = sim_lookup(h);
+    if (sh == NULL) {
         sim_atomic_add(&sim_counters[SIM_C_INVALID_HANDLE_CALLS], 1);
         return VGL_ERROR_INVALID_HANDLE;
     }
-    if (sh->inflight++ > 0)
+    if (vgl_atomic_add(&sh->inflight, 1) > 1)
         sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_ENTRIES], 1);
-    vgl_mutex_unlock(&sim_lock);
     *out = sh;
     return VGL_ERROR_SUCCESS;
 }
 
-static void sim_handle_free(sim_handle *sh)
+/* This thread leaves the handle (no lock needed). */
+static void sim_leave(sim_handle *sh)
 {
-    sh->magic = 0;
-    free(sh->pool);
-    free(sh);
+    vgl_atomic_add(&sh->inflight, -1);
 }
 
-/* With sim_lock held: this thread leaves the handle. */
-static void sim_leave_locked(sim_handle *sh)
+/* With sim_lock held: a free slot, opened (odd generation), or NULL when the
+ * table is full or out of memory. */
+static sim_handle *sim_slot_open_locked(void)
 {
-    if (--sh->inflight == 0 && sh->closed)
-        sim_handle_free(sh);
+    sim_handle *sh;
+    long gen;
+
+    if (sim_free_head != 0) {
+        uint32_t i = sim_free_head - 1;
+        sh = &sim_chunks[i / SIM_CHUNK][i % SIM_CHUNK];
+        sim_free_head = sh->next_free;
+    } else {
+        uintptr_t i = sim_nslots;
+        if (i >= SIM_MAX_SLOTS)
+            return NULL;
+        if (sim_chunks[i / SIM_CHUNK] == NULL) {
+            sim_handle *chunk = (sim_handle *)calloc(SIM_CHUNK, sizeof *chunk);
+            uintptr_t k;
+            if (chunk == NULL)
+                return NULL;
+            for (k = 0; k < SIM_CHUNK; k++)
+                chunk[k].index = (uint32_t)(i + k);
+            vgl_atomic_store_ptr((void *volatile *)&sim_chunks[i / SIM_CHUNK], chunk);
+        }
+        sh = &sim_chunks[i / SIM_CHUNK][i % SIM_CHUNK];
+        sim_nslots = i + 1;
+    }
+    sh->next_free = 0;
+    sh->has_info = 0;
+    sh->session = 0;
+    sh->pool_len = 0;
+    sh->pool_first_cap = 0;
+    gen = (vgl_atomic_load_int(&sh->gen) + 1) & SIM_GEN_MASK;
+    if ((gen & 1) == 0)   /* wrapped to 0 */
+        gen = 1;
+    vgl_atomic_store_int(&sh->gen, (int)gen);
+    return sh;
+}
+
+/* With sim_lock held: close an open slot (even generation) and free it. */
+static void sim_slot_close_locked(sim_handle *sh)
+{
+    vgl_atomic_store_int(&sh->gen, (int)((vgl_atomic_load_int(&sh->gen) + 1) & SIM_GEN_MASK));
+    sh->next_free = sim_free_head;
+    sim_free_head = sh->index + 1;
 }
 
 /* With sim_lock held: 1 and *code set when a failure is injected. */
@@ -511,10 +629,23 @@ static int sim_take_failure_locked(int entry, vgl_status *code)
     sim_failure *f = &sim_host.fail[entry];
     if (f->times == 0)
         return 0;
-    if (f->times > 0)
-        f->times--;
+    if (f->times > 0 && --f->times == 0)
+        vgl_atomic_add(&sim_failures_armed, -1);
     *code = f->code;
     return 1;
+}
+
+/* 1 and *code set when a failure is injected; takes sim_lock only while
+ * some failure is armed. */
+static int sim_take_failure(int entry, vgl_status *code)
+{
+    int taken;
+    if (vgl_atomic_load_int(&sim_failures_armed) == 0)
+        return 0;
+    vgl_mutex_lock(&sim_lock);
+    taken = sim_take_failure_locked(entry, code);
+    vgl_mutex_unlock(&sim_lock);
+    return taken;
 }
 
 /* With sim_lock held: copy the host into the handle (what UpdateInfo does). */
@@ -577,13 +708,11 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_OpenHandle(vgl_handle *out)
     } else if (sim_mode(VGL_SIM_MODE_OPEN_NULL_HANDLE)) {
         *out = NULL;
     } else {
-        sim_handle *sh = (sim_handle *)calloc(1, sizeof *sh);
-        if (sh == NULL || ptrset_add(&sim_handles, sh) != 0) {
-            free(sh);
+        sim_handle *sh = sim_slot_open_locked();
+        if (sh == NULL) {
             st = VGL_ERROR_MEMORY;
         } else {
-            sh->magic = SIM_HANDLE_MAGIC;
-            *out = (vgl_handle)(void *)sh;
+            *out = sim_handle_value(sh);
             sim_atomic_add(&sim_counters[SIM_C_OPEN_HANDLES], 1);
             sim_atomic_add(&sim_counters[SIM_C_HANDLES_OPENED], 1);
         }
@@ -598,21 +727,21 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_CloseHandle(vgl_handle h)
 {
     sim_handle *sh;
     vgl_status st = sim_enter(h, VGL_FN_CloseHandle, &sh);
-    int i;
 
     if (st != VGL_ERROR_SUCCESS)
         return st;
     vgl_mutex_lock(&sim_lock);
     if (sim_take_failure_locked(VGL_FN_CloseHandle, &st)) {
         /* injected: the handle stays open */
-    } else if (sh->closed || (i = ptrset_find(&sim_handles, sh)) < 0) {
+    } else if (!sim_still_open(sh, h)) {
         st = VGL_ERROR_INVALID_HANDLE; /* closed meanwhile by another thread */
     } else {
-        ptrset_remove_at(&sim_handles, i);
-        sh->closed = 1;
+        sim_slot_close_locked(sh);
         sim_atomic_add(&sim_counters[SIM_C_OPEN_HANDLES], -1);
     }
-    sim_leave_locked(sh); /* frees it when no other thread is inside */
+    /* Leave before the lock goes: once it does, the slot may be reopened
+     * by another thread, which must not find this call still inside. */
+    sim_leave(sh);
     vgl_mutex_unlock(&sim_lock);
     return st;
 }
@@ -626,25 +755,22 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_UpdateInfo(vgl_handle h)
 
     if (st != VGL_ERROR_SUCCESS)
         return st;
-    vgl_mutex_lock(&sim_lock);
-    if (sim_take_failure_locked(VGL_FN_UpdateInfo, &st)) {
-        sim_leave_locked(sh);
-        vgl_mutex_unlock(&sim_lock);
+    if (sim_take_failure(VGL_FN_UpdateInfo, &st)) {
+        sim_leave(sh);
         return st;
     }
-    vgl_mutex_unlock(&sim_lock);
 
     /* The hypervisor round trip; other threads may run meanwhile. */
     delay = (uint32_t)vgl_atomic_load_int(&sim_delay_us);
     sim_sleep_us(delay);
 
     vgl_mutex_lock(&sim_lock);
-    if (sh->closed)
+    if (!sim_still_open(sh, h))
         st = VGL_ERROR_INVALID_HANDLE;
     else
         st = sim_update_locked(sh);
-    sim_leave_locked(sh);
     vgl_mutex_unlock(&sim_lock);
+    sim_leave(sh);
     return st;
 }
 #endif
@@ -656,10 +782,9 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_GetSessionId(vgl_handle h, vgl_session_id *
 
     if (st != VGL_ERROR_SUCCESS)
         return st;
-    vgl_mutex_lock(&sim_lock);
-    if (sim_take_failure_locked(VGL_FN_GetSessionId, &st)) {
+    if (sim_take_failure(VGL_FN_GetSessionId, &st)) {
         /* injected */
-    } else if (sh->closed) {
+    } else if (!sim_still_open(sh, h)) {
         st = VGL_ERROR_INVALID_HANDLE;
     } else if (out == NULL) {
         st = VGL_ERROR_INVALID_ARG;
@@ -668,8 +793,7 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_GetSessionId(vgl_handle h, vgl_session_id *
     } else {
         *out = sh->session;
     }
-    sim_leave_locked(sh);
-    vgl_mutex_unlock(&sim_lock);
+    sim_leave(sh);
     return st;
 }
 
@@ -710,7 +834,7 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_GetResourcePoolPath(vgl_handle h, size_t *s
     vgl_mutex_lock(&sim_lock);
     if (sim_take_failure_locked(VGL_FN_GetResourcePoolPath, &st)) {
         /* injected */
-    } else if (sh->closed) {
+    } else if (!sim_still_open(sh, h)) {
         st = VGL_ERROR_INVALID_HANDLE;
     } else if (size == NULL) {
         st = VGL_ERROR_INVALID_ARG;
@@ -728,8 +852,8 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_GetResourcePoolPath(vgl_handle h, size_t *s
     } else {
         memcpy(buf, sh->pool, sh->pool_len + 1);
     }
-    sim_leave_locked(sh);
     vgl_mutex_unlock(&sim_lock);
+    sim_leave(sh);
     return st;
 }
 
@@ -794,7 +918,7 @@ VGL_SIM_EXPORT void VMGuestLib_StatFree(char *reply, size_t reply_size)
     vgl_mutex_unlock(&sim_lock);
 }
 
-/* The accessors. */
+/* The accessors: no lock on the way (see the slot table above). */
 static vgl_status sim_get(vgl_handle h, int acc, void *out, int width)
 {
     sim_handle *sh;
@@ -803,10 +927,9 @@ static vgl_status sim_get(vgl_handle h, int acc, void *out, int width)
 
     if (st != VGL_ERROR_SUCCESS)
         return st;
-    vgl_mutex_lock(&sim_lock);
-    if (sim_take_failure_locked(entry, &st)) {
+    if (sim_take_failure(entry, &st)) {
         /* injected */
-    } else if (sh->closed) {
+    } else if (!sim_still_open(sh, h)) {
         st = VGL_ERROR_INVALID_HANDLE;
     } else if (out == NULL) {
         st = VGL_ERROR_INVALID_ARG;
@@ -819,8 +942,7 @@ static vgl_status sim_get(vgl_handle h, int acc, void *out, int width)
     } else {
         *(uint64_t *)out = sh->value[acc];
     }
-    sim_leave_locked(sh);
-    vgl_mutex_unlock(&sim_lock);
+    sim_leave(sh);
     return st;
 }
 
@@ -983,6 +1105,7 @@ int vgl_sim_set_failure(int entry, int code, long times)
     sim_init_locked();
     sim_host.fail[entry].code = code;
     sim_host.fail[entry].times = times;
+    sim_recount_armed_locked();
     vgl_mutex_unlock(&sim_lock);
     return 0;
 }
@@ -991,6 +1114,7 @@ void vgl_sim_clear_failures(void)
 {
     vgl_mutex_lock(&sim_lock);
     memset(sim_host.fail, 0, sizeof sim_host.fail);
+    sim_recount_armed_locked();
     vgl_mutex_unlock(&sim_lock);
 }
 
