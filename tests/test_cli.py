@@ -262,6 +262,10 @@ def test_raw_usage_errors(sim: Simulator, capsys: pytest.CaptureFixture[str],
     ["--watch", "-1"],
     ["--watch", "abc"],
     ["--watch", "nan"],
+    ["--watch", "9.3e9"],
+    ["--watch", "1e308"],
+    ["--watch", str(30 * 86400 + 1)],
+    ["--library", ""],
     ["--count", "0"],
     ["--simulate", "--library", "/x.so"],
     ["speed", "extra"],
@@ -468,6 +472,50 @@ def test_output_file_is_replaced(sim: Simulator, script: Callable[..., list[floa
     rc, _, err = run(capsys, "-o", str(tmp_path / "missing" / "x.prom"))
     assert rc == 71
     assert_one_error_line(err)
+    rc, _, err = run(capsys, "-o", str(tmp_path))
+    assert rc == 71
+    assert_one_error_line(err)
+
+
+def test_output_through_a_symlink_replaces_its_target(
+        sim: Simulator, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    real = tmp_path / "real.prom"
+    real.write_text("old\n")
+    link = tmp_path / "link.prom"
+    link.symlink_to(real)
+    rc, out, err = run(capsys, "-f", "prometheus", "-o", str(link))
+    assert (rc, out, err) == (0, "", "")
+    assert link.is_symlink()                     # the link is kept...
+    assert "vmware_guest_info" in real.read_text()   # ...and its target replaced
+    assert sorted(os.listdir(tmp_path)) == ["link.prom", "real.prom"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_output_to_a_fifo_writes_into_it(sim: Simulator, capsys: pytest.CaptureFixture[str],
+                                         tmp_path: Path) -> None:
+    """A target that is not a regular file is written in place, never replaced
+    (replacing /dev/stdout or a FIFO would destroy it)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    rc, out, err = run(capsys, "speed", "-o", str(fifo))
+    reader.join(10)
+    assert (rc, out, err) == (0, "", "")
+    assert got == ["2394 MHz\n"]
+    assert fifo.is_fifo()
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_long_pool_path_does_not_widen_the_table(
+        sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    sim.set(resource_pool_path="/Resources/" + "p" * 5000)
+    rc, out, _ = run(capsys, "stat")
+    assert rc == 0
+    lines = out.splitlines()
+    assert len(lines[1]) > 5000                       # the path row itself
+    assert max(len(line) for i, line in enumerate(lines) if i != 1) < 100
 
 
 # -- the real library, off a VM ----------------------------------------------------------

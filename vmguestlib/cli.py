@@ -14,6 +14,7 @@ an unexpected one.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -165,6 +166,11 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EX_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
 
+# Longest --watch interval: 30 days (far beyond any use, far below what
+# time.sleep() accepts).
+_MAX_INTERVAL_S = 30 * 86400
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -172,6 +178,9 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    if value > _MAX_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"at most {_MAX_INTERVAL_S} seconds (30 days): {text!r}")
     return value
 
 
@@ -355,7 +364,8 @@ def _stat_table(snapshot: Snapshot) -> str:
         rows.append((info.label, _value_text(info, getattr(snapshot, info.name, None)),
                      info.name))
     w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
+    # The pool path (row 1) can be any length: it does not widen the column.
+    w1 = max(len(r[1]) for i, r in enumerate(rows) if i != 1)
     return "".join(f"{a:<{w0}}  {b:<{w1}}  {c}\n" for a, b, c in rows)
 
 
@@ -427,14 +437,23 @@ def _write(ctx: _Context, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    directory = os.path.dirname(os.path.abspath(ctx.output))
+    # Through symlinks to the file they name; a target that exists and is not
+    # a regular file (a FIFO, /dev/stdout, a terminal) is written in place:
+    # replacing it would destroy it.
+    target = os.path.realpath(ctx.output)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".vmguestlib-", dir=directory)
+        if os.path.exists(target) and not os.path.isfile(target):
+            if os.path.isdir(target):
+                raise IsADirectoryError(errno.EISDIR, "is a directory")
+            with open(target, "w", encoding="utf-8") as out:
+                out.write(text)
+            return
+        fd, tmp = tempfile.mkstemp(prefix=".vmguestlib-", dir=os.path.dirname(target))
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)
             os.chmod(tmp, 0o644)
-            os.replace(tmp, ctx.output)
+            os.replace(tmp, target)
         except BaseException:
             os.unlink(tmp)
             raise
@@ -695,6 +714,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             load(args.library)
         except VMGuestLibError as exc:
             raise _failure(PROG, exc) from None
+        except ValueError as exc:   # an empty path, a NUL byte
+            raise CliError(EX_USAGE, f"{PROG}: --library: {exc} (see '{PROG} --help')") from None
     return _run(_Context(args, None))
 
 
