@@ -30,6 +30,30 @@ def test_accessor_table_matches_header():
     assert len(ACCESSORS) == 36
 
 
+VENDOR_HEADER = "/usr/include/vmGuestLib/vmGuestLib.h"   # Debian's open-vm-tools-dev
+
+
+@pytest.mark.skipif(not __import__("os").path.exists(VENDOR_HEADER),
+                    reason="open-vm-tools-dev's vmGuestLib.h not installed")
+def test_widths_match_the_vendor_header():
+    """Independent check of every width we declare: the out-parameter type of
+    each accessor in the public header (a wrong width is memory corruption)."""
+    with open(VENDOR_HEADER, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    found = dict(re.findall(
+        r"VMGuestLib_Get(\w+)\(\s*VMGuestLibHandle\s+\w+\s*,\s*(?://[^\n]*)?\s*"
+        r"uint(32|64)\s*\*", text))
+    ours = {c: w for c, _py, w in re.findall(
+        r"X\((\w+), (\w+), (\d+),",
+        (pytest.importorskip("pathlib").Path(__file__).parent.parent
+         / "include" / "vgl_abi.h").read_text())}
+    if not ours:
+        pytest.skip("source tree not available")
+    assert len(found) >= 30, found           # the parse really found them
+    assert set(found) <= set(ours), set(found) - set(ours)
+    assert {c: found[c] for c in found} == {c: ours[c] for c in found}
+
+
 def test_every_accessor_returns_simulated_value(sim):
     values = {}
     for i, name in enumerate(ACCESSORS):
@@ -45,6 +69,22 @@ def test_every_accessor_returns_simulated_value(sim):
         snap = h.snapshot()
     for name in ACCESSORS:
         assert getattr(snap, name) == values[name], name
+
+
+def test_every_accessor_at_its_widths_limits(sim):
+    """The largest value of each width comes through every accessor, the
+    method and the snapshot alike: 0xFFFFFFFF for each 32-bit one (the
+    "unlimited" value), 2**64 - 1 and 2**32 (just above 32 bits) for each
+    64-bit one."""
+    for top in (True, False):
+        values = {name: ((2**64 - 1) if top else 2**32) if name in WIDTH_64
+                  else (0xFFFFFFFF if top else 0x80000000) for name in ACCESSORS}
+        sim.set(**values)
+        with Handle() as h:
+            h.update()
+            assert {n: getattr(h, n)() for n in ACCESSORS} == values
+            snap = h.snapshot()
+        assert {n: getattr(snap, n) for n in ACCESSORS} == values
 
 
 def test_max_values_each_width(sim):

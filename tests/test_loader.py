@@ -126,6 +126,19 @@ def test_real_library_off_vm_is_safe():
             h.stat()
         except vmguestlib.NotRunningInVMError as e:
             print("STAT", e)
+        # A handle whose open really went to the library and failed: the
+        # guard, not the closed-handle check, must refuse its stat().
+        failed = vmguestlib.Handle.__new__(vmguestlib.Handle)
+        try:
+            failed.__init__()
+        except vmguestlib.NotRunningInVMError:
+            pass
+        try:
+            failed.stat("session", "json")
+        except vmguestlib.InvalidHandleError as e:
+            print("WRONG", e)
+        except vmguestlib.NotRunningInVMError as e:
+            print("GUARD", e)
         try:
             h.snapshot()
         except vmguestlib.InvalidHandleError as e:
@@ -138,5 +151,6 @@ def test_real_library_off_vm_is_safe():
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     assert "OPEN" in r.stdout and "not running" in r.stdout.lower()
     assert "STAT" in r.stdout and "refused" in r.stdout
+    assert "GUARD" in r.stdout and "WRONG" not in r.stdout
     assert "SNAP" in r.stdout
     assert r.stdout.strip().endswith("ALIVE")
