@@ -45,8 +45,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # setup.py build_ext reads pyproject.toml, whose PEP 639 license fields need
 # setuptools 77 or newer (a fresh venv may carry an older one).
-if ! "$PY" -c "import pytest, hypothesis, setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null; then
-    "$PY" -m pip install -q pytest hypothesis "setuptools>=77"
+if ! "$PY" -c "import pytest, pytest_timeout, hypothesis, setuptools, sys; sys.exit(int(setuptools.__version__.split('.')[0]) < 77)" 2>/dev/null; then
+    "$PY" -m pip install -q pytest pytest-timeout hypothesis "setuptools>=77"
 fi
 # The interpreter itself, not a wrapper script (pyenv shims): valgrind must
 # run the real binary.
@@ -103,7 +103,7 @@ ctypes.memset(p, 0, 9)
     say "ASan/UBSan: the whole test suite"
     set +e
     (cd "$work/asan" && env "${asan_env[@]}" \
-        timeout 900 "$PY" -m pytest -q -p no:cacheprovider \
+        timeout 900 "$PY" -m pytest -q -p no:cacheprovider -o timeout=1500 \
             -W ignore::DeprecationWarning tests 2>&1 | tee "$work/asan-pytest.log" | tail -25)
     rc=${PIPESTATUS[0]}
     set -e
@@ -229,7 +229,7 @@ PYEOF
         >"$work/vg-base/test_baseline.py"
     (cd "$work/vg-base" && PYTHONMALLOC=malloc timeout 600 "${vg[@]}" \
         --xml-file="$work/vg-base/memcheck.%p.xml" \
-        "$PY" -m pytest -q -p no:cacheprovider test_baseline.py >/dev/null 2>&1) || true
+        "$PY" -m pytest -q -p no:cacheprovider -o timeout=1500 test_baseline.py >/dev/null 2>&1) || true
     # Canary: a library (named like the tests' own) that leaks and reads
     # uninitialised memory must show up as one error and one leak of ours.
     mkdir -p "$work/vg-canary"
@@ -247,7 +247,7 @@ PYEOF
     (cd "$work/vg" && \
         PYTHONMALLOC=malloc VMGUESTLIB_HYPOTHESIS_EXAMPLES=8 \
         timeout 900 "${vg[@]}" --xml-file="$work/vg/memcheck.%p.xml" \
-            "$PY" -m pytest -q -p no:cacheprovider -W ignore::DeprecationWarning \
+            "$PY" -m pytest -q -p no:cacheprovider -o timeout=1500 -W ignore::DeprecationWarning \
             tests/test_handle.py tests/test_errors.py tests/test_defects.py \
             tests/test_loader.py tests/test_hostile.py tests/test_stateful.py \
             2>&1 | tee "$work/vg-pytest.log" | tail -15)
