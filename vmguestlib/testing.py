@@ -256,7 +256,9 @@ class Simulator:
 
     def calls(self, function: str) -> int:
         """How many times entry point ``function`` (e.g. ``"UpdateInfo"``) was
-        called since the last reset."""
+        called since the last reset.  Exact whenever the calls on each handle
+        are serialised (the threading rule); calls that break the rule may be
+        undercounted (they are counted in :attr:`concurrent_entries`)."""
         try:
             return _simulator.counters()[f"calls_{function}"]
         except KeyError:
@@ -272,13 +274,16 @@ class Simulator:
 
     @property
     def concurrent_entries(self) -> int:
-        """Times a thread entered the library on a handle another thread was
-        using (the guide's threading rule broken)."""
+        """Breaches of the guide's threading rule: times a thread entered the
+        library on a handle another thread was using, or left it to find that
+        another thread had come in meanwhile.  0 when the calls on each handle
+        are serialised; at least 1 for every overlap otherwise."""
         return _simulator.counters()["concurrent_entries"]
 
     @property
     def concurrent_opens(self) -> int:
-        """Times ``OpenHandle`` was entered while another ``OpenHandle`` ran."""
+        """Times ``OpenHandle`` was entered while another ``OpenHandle`` ran
+        (counted like :attr:`concurrent_entries`)."""
         return _simulator.counters()["concurrent_opens"]
 
     @property

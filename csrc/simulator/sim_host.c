@@ -87,6 +87,24 @@ static void sim_atomic_store(sim_counter *p, int64_t v)
 }
 #endif
 
+/* Relaxed loads and stores: plain moves on every target, no lock prefix, but
+ * not a data race in C's sense.  Used for values one thread writes and
+ * others only read (per-thread call counts, a slot's owner). */
+#if defined(_MSC_VER) && !defined(__clang__)
+#  define SIM_LOAD_RELAXED(p) (*(p))
+#  define SIM_STORE_RELAXED(p, v) (*(p) = (v))
+#else
+#  define SIM_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#  define SIM_STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#endif
+
+/* A value that names the calling thread (never NULL). */
+#ifdef _WIN32
+#  define SIM_ME ((const void *)(uintptr_t)GetCurrentThreadId())
+#else
+#  define SIM_ME ((const void *)(uintptr_t)pthread_self())
+#endif
+
 /* ---- clocks and sleeping -------------------------------------------------- */
 
 SIM_MAYBE_UNUSED static uint64_t sim_now_ns(void)
@@ -217,9 +235,16 @@ static const char *const sim_counter_names[SIM_N_COUNTERS] = {
  * most -- free of the global lock: they cost about what the real library's
  * do (a check and a copy), plus the counting below.
  *
- * Each slot counts the threads inside an entry point on it (inflight); an
- * entry that finds another thread already inside is a concurrent entry, a
- * breach of the library's threading rule.  Fields written by UpdateInfo are
+ * Each slot records which thread is inside an entry point on it (owner);
+ * an entry that finds another thread already inside, or a thread that finds
+ * on its way out that another one came in meanwhile, counts a concurrent
+ * entry: a breach of the library's threading rule.  (Two threads entering at
+ * the very same instant both find the slot free, but the first to leave then
+ * finds the other's mark: every overlap is counted at least once.)  When the
+ * calls on a handle are serialised, as the rule asks, each call finds the
+ * slot free and its own mark on the way out, so nothing is counted: no
+ * false positive.  Owner marks are relaxed loads and stores, without the
+ * cost of a locked instruction.  Fields written by UpdateInfo are
  * written under sim_lock; an accessor reads them without it, which is
  * race-free whenever the caller obeys that rule (the binding's own mutex
  * orders the update before the reads) and, when it does not, is what the
@@ -240,7 +265,8 @@ static const char *const sim_counter_names[SIM_N_COUNTERS] = {
 
 typedef struct sim_handle {
     volatile long gen;     /* odd: open with handle value of this gen; even: free */
-    volatile long inflight;/* threads inside an entry point on this slot */
+    const void *owner;     /* thread inside an entry point on it, or NULL */
+    int64_t calls[VGL_SIM_N_ENTRIES]; /* calls on this slot, by entry point */
     uint32_t index;        /* this slot's index (handle value low bits - 1) */
     uint32_t next_free;    /* free list link: index + 1, 0 = end */
     int has_info;          /* UpdateInfo succeeded at least once */
@@ -296,8 +322,19 @@ SIM_MAYBE_UNUSED static sim_ptrset sim_replies;   /* StatGet replies not yet fre
 
 static volatile long sim_modes[VGL_SIM_N_MODES];
 static volatile long sim_delay_us;
-static volatile long sim_open_inflight;
-static sim_counter sim_calls[VGL_SIM_N_ENTRIES];
+/* The thread inside OpenHandle, as a slot's owner (concurrent_opens). */
+static const void *sim_open_owner;
+
+/* Calls per entry point.  A call on an open handle is counted in that
+ * handle's slot, by the thread inside it, with a relaxed store (no locked
+ * instruction): exact whenever the calls on a handle are serialised, as the
+ * threading rule asks.  Every other call (OpenHandle, GetErrorText,
+ * StatGet/StatFree, a call with an invalid handle) is counted in
+ * sim_calls_shared with an atomic add.  Reading sums both, under sim_lock,
+ * minus the totals at the last reset (slots are never freed, so a closed
+ * handle's calls stay counted). */
+static int64_t sim_calls_at_reset[VGL_SIM_N_ENTRIES];   /* under sim_lock */
+static sim_counter sim_calls_shared[VGL_SIM_N_ENTRIES];
 static sim_counter sim_counters[SIM_N_COUNTERS];
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -518,7 +555,36 @@ static void sim_init_locked(void)
 
 static void sim_count_call(int entry)
 {
-    sim_atomic_add(&sim_calls[entry], 1);
+    sim_atomic_add(&sim_calls_shared[entry], 1);
+}
+
+/* With sim_lock held: calls of `entry` since the process started. */
+static int64_t sim_calls_total_locked(int entry)
+{
+    int64_t n = sim_atomic_load(&sim_calls_shared[entry]);
+    uintptr_t i;
+    for (i = 0; i < sim_nslots; i++) {
+        const sim_handle *sh = &sim_chunks[i / SIM_CHUNK][i % SIM_CHUNK];
+        n += SIM_LOAD_RELAXED(&sh->calls[entry]);
+    }
+    return n;
+}
+
+/* Mark this thread as inside (owner); count a concurrent entry when another
+ * thread is. */
+static void sim_mark_enter(const void **owner)
+{
+    if (SIM_LOAD_RELAXED(owner) != NULL)
+        sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_ENTRIES], 1);
+    SIM_STORE_RELAXED(owner, SIM_ME);
+}
+
+/* This thread leaves; true when another thread came in meanwhile. */
+static int sim_mark_leave(const void **owner)
+{
+    int other = SIM_LOAD_RELAXED(owner) != SIM_ME;
+    SIM_STORE_RELAXED(owner, NULL);
+    return other;
 }
 
 static vgl_handle sim_handle_value(const sim_handle *sh)
@@ -553,19 +619,18 @@ static int sim_still_open(const sim_handle *sh, vgl_handle h)
            ((uintptr_t)(void *)h >> SIM_INDEX_BITS);
 }
 
-/* Count the call, look `h` up and mark this thread as inside it. */
+/* Look `h` up, mark this thread as inside it and count the call. */
 static vgl_status sim_enter(vgl_handle h, int entry, sim_handle **out)
 {
-    sim_handle *sh;
+    sim_handle *sh = sim_lookup(h);
 
-    sim_count_call(entry);
-    sh = sim_lookup(h);
     if (sh == NULL) {
+        sim_count_call(entry);
         sim_atomic_add(&sim_counters[SIM_C_INVALID_HANDLE_CALLS], 1);
         return VGL_ERROR_INVALID_HANDLE;
     }
-    if (vgl_atomic_add(&sh->inflight, 1) > 1)
-        sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_ENTRIES], 1);
+    sim_mark_enter(&sh->owner);
+    SIM_STORE_RELAXED(&sh->calls[entry], SIM_LOAD_RELAXED(&sh->calls[entry]) + 1);
     *out = sh;
     return VGL_ERROR_SUCCESS;
 }
@@ -573,7 +638,8 @@ static vgl_status sim_enter(vgl_handle h, int entry, sim_handle **out)
 /* This thread leaves the handle (no lock needed). */
 static void sim_leave(sim_handle *sh)
 {
-    vgl_atomic_add(&sh->inflight, -1);
+    if (sim_mark_leave(&sh->owner))
+        sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_ENTRIES], 1);
 }
 
 /* With sim_lock held: a free slot, opened (odd generation), or NULL when the
@@ -604,6 +670,7 @@ static sim_handle *sim_slot_open_locked(void)
         sim_nslots = i + 1;
     }
     sh->next_free = 0;
+    sh->owner = NULL;
     sh->has_info = 0;
     sh->session = 0;
     sh->pool_len = 0;
@@ -697,8 +764,9 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_OpenHandle(vgl_handle *out)
     sim_count_call(VGL_FN_OpenHandle);
     if (out == NULL)
         return VGL_ERROR_INVALID_ARG;
-    if (vgl_atomic_add(&sim_open_inflight, 1) > 1)
+    if (SIM_LOAD_RELAXED(&sim_open_owner) != NULL)
         sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_OPENS], 1);
+    SIM_STORE_RELAXED(&sim_open_owner, SIM_ME);
     sim_open_window();
 
     vgl_mutex_lock(&sim_lock);
@@ -719,7 +787,8 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_OpenHandle(vgl_handle *out)
     }
     vgl_mutex_unlock(&sim_lock);
 
-    vgl_atomic_add(&sim_open_inflight, -1);
+    if (sim_mark_leave(&sim_open_owner))
+        sim_atomic_add(&sim_counters[SIM_C_CONCURRENT_OPENS], 1);
     return st;
 }
 
@@ -968,7 +1037,7 @@ void vgl_sim_reset(void)
     vgl_atomic_store_int(&sim_delay_us, 0);
     vgl_atomic_store_int(&sim_open_delay_us, 0);
     for (i = 0; i < VGL_SIM_N_ENTRIES; i++)
-        sim_atomic_store(&sim_calls[i], 0);
+        sim_calls_at_reset[i] = sim_calls_total_locked(i);
     for (i = 0; i < SIM_N_COUNTERS; i++) {
         if (i != SIM_C_OPEN_HANDLES && i != SIM_C_STAT_REPLIES_LIVE)
             sim_atomic_store(&sim_counters[i], 0);
@@ -1178,8 +1247,13 @@ int vgl_sim_counter_name(int i, char *buf, size_t cap)
 
 int64_t vgl_sim_counter_value(int i)
 {
-    if (i >= 0 && i < VGL_SIM_N_ENTRIES)
-        return sim_atomic_load(&sim_calls[i]);
+    if (i >= 0 && i < VGL_SIM_N_ENTRIES) {
+        int64_t n;
+        vgl_mutex_lock(&sim_lock);
+        n = sim_calls_total_locked(i) - sim_calls_at_reset[i];
+        vgl_mutex_unlock(&sim_lock);
+        return n;
+    }
     i -= VGL_SIM_N_ENTRIES;
     if (i >= 0 && i < SIM_N_COUNTERS)
         return sim_atomic_load(&sim_counters[i]);
