@@ -111,7 +111,14 @@ def test_close_while_four_threads_inside_calls(sim):
     for t in threads:
         t.start()
     started.wait()
-    time.sleep(0.05)  # let them get inside calls
+    # Let them get inside calls: updates are serialised and each takes 2 ms,
+    # so while they loop one thread is always inside UpdateInfo and the
+    # others wait inside update() or snapshot().
+    base = sim.calls("UpdateInfo")
+    deadline = time.monotonic() + 10
+    while sim.calls("UpdateInfo") < base + 8 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert sim.calls("UpdateInfo") >= base + 8
     h.close()
     for t in threads:
         t.join(30)
