@@ -43,12 +43,10 @@ def test_widths_match_the_vendor_header():
     found = dict(re.findall(
         r"VMGuestLib_Get(\w+)\(\s*VMGuestLibHandle\s+\w+\s*,\s*(?://[^\n]*)?\s*"
         r"uint(32|64)\s*\*", text))
-    ours = {c: w for c, _py, w in re.findall(
-        r"X\((\w+), (\w+), (\d+),",
-        (pytest.importorskip("pathlib").Path(__file__).parent.parent
-         / "include" / "vgl_abi.h").read_text())}
-    if not ours:
+    abi = pytest.importorskip("pathlib").Path(__file__).parent.parent / "include" / "vgl_abi.h"
+    if not abi.exists():
         pytest.skip("source tree not available")
+    ours = {c: w for c, _py, w in re.findall(r"X\((\w+), (\w+), (\d+),", abi.read_text())}
     assert len(found) >= 30, found           # the parse really found them
     assert set(found) <= set(ours), set(found) - set(ours)
     assert {c: found[c] for c in found} == {c: ours[c] for c in found}
