@@ -35,13 +35,17 @@ need=()
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
 case " $steps " in *" valgrind "*) command -v valgrind >/dev/null 2>&1 || need+=(valgrind) ;; esac
 if [ ${#need[@]} -gt 0 ]; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-    else
-        echo "sanitize: missing ${need[*]} (run as root, or install them)" >&2
-        exit 2
+    sudo=""
+    if [ "$(id -u)" != 0 ]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            sudo="sudo"
+        else
+            echo "sanitize: missing ${need[*]} (run as root, or install them)" >&2
+            exit 2
+        fi
     fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # setup.py build_ext reads pyproject.toml, whose PEP 639 license fields need
 # setuptools 77 or newer (a fresh venv may carry an older one).
