@@ -88,8 +88,8 @@ static void sim_atomic_store(sim_counter *p, int64_t v)
 #endif
 
 /* Relaxed loads and stores: plain moves on every target, no lock prefix, but
- * not a data race in C's sense.  Used for values one thread writes and
- * others only read (per-thread call counts, a slot's owner). */
+ * not a data race in C's sense.  Used for values that only the thread
+ * inside a slot writes (its call counts, its owner mark). */
 #if defined(_MSC_VER) && !defined(__clang__)
 #  define SIM_LOAD_RELAXED(p) (*(p))
 #  define SIM_STORE_RELAXED(p, v) (*(p) = (v))
@@ -252,16 +252,17 @@ static const char *const sim_counter_names[SIM_N_COUNTERS] = {
  * written only under sim_lock, so even a breach never touches freed memory.
  */
 #define SIM_CHUNK 256
+/* Handle value = generation << SIM_INDEX_BITS | (index + 1).  Generations
+ * fit in the bits above the index and in an int (vgl_atomic_*_int). */
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #  define SIM_INDEX_BITS 20           /* up to ~1M handles open at once */
+#  define SIM_GEN_MASK 0x7FFFFFFFL
 #else
 #  define SIM_INDEX_BITS 16           /* 32-bit: up to 65535 */
+#  define SIM_GEN_MASK 0xFFFFL
 #endif
 #define SIM_MAX_SLOTS (((uintptr_t)1 << SIM_INDEX_BITS) - 1)
 #define SIM_MAX_CHUNKS ((SIM_MAX_SLOTS + SIM_CHUNK) / SIM_CHUNK)
-#define SIM_GEN_BITS ((int)(sizeof(uintptr_t) * 8) - SIM_INDEX_BITS)
-/* Generations fit in the handle value and in an int (vgl_atomic_*_int). */
-#define SIM_GEN_MASK (SIM_GEN_BITS >= 31 ? 0x7FFFFFFFL : ((1L << SIM_GEN_BITS) - 1))
 
 typedef struct sim_handle {
     volatile long gen;     /* odd: open with handle value of this gen; even: free */
@@ -339,7 +340,7 @@ static sim_counter sim_counters[SIM_N_COUNTERS];
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int ptrset_find(const sim_ptrset *s, const void *p)
+SIM_MAYBE_UNUSED static int ptrset_find(const sim_ptrset *s, const void *p)
 {
     size_t i;
     for (i = s->n; i > 0; i--) {
@@ -349,7 +350,7 @@ static int ptrset_find(const sim_ptrset *s, const void *p)
     return -1;
 }
 
-static int ptrset_add(sim_ptrset *s, void *p)
+SIM_MAYBE_UNUSED static int ptrset_add(sim_ptrset *s, void *p)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -363,7 +364,7 @@ static int ptrset_add(sim_ptrset *s, void *p)
     return 0;
 }
 
-static void ptrset_remove_at(sim_ptrset *s, int i)
+SIM_MAYBE_UNUSED static void ptrset_remove_at(sim_ptrset *s, int i)
 {
     s->items[i] = s->items[s->n - 1];
     s->n--;
@@ -599,17 +600,17 @@ static sim_handle *sim_lookup(vgl_handle h)
 {
     uintptr_t v = (uintptr_t)(void *)h;
     uintptr_t index = (v & SIM_MAX_SLOTS) - 1;   /* wraps for index bits 0 */
-    long gen = (long)(v >> SIM_INDEX_BITS);
+    uintptr_t gen = v >> SIM_INDEX_BITS;          /* compared before narrowing */
     sim_handle *chunk;
     sim_handle *sh;
 
-    if (index >= SIM_MAX_SLOTS || (gen & 1) == 0 || gen > SIM_GEN_MASK)
+    if (index >= SIM_MAX_SLOTS || (gen & 1) == 0 || gen > (uintptr_t)SIM_GEN_MASK)
         return NULL;
     chunk = (sim_handle *)vgl_atomic_load_ptr((void *volatile *)&sim_chunks[index / SIM_CHUNK]);
     if (chunk == NULL)
         return NULL;
     sh = &chunk[index % SIM_CHUNK];
-    return vgl_atomic_load_int(&sh->gen) == gen ? sh : NULL;
+    return (uintptr_t)vgl_atomic_load_int(&sh->gen) == gen ? sh : NULL;
 }
 
 /* Whether `sh` is still open with the generation `h` carries. */
