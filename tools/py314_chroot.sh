@@ -16,7 +16,7 @@ dir=$(mkdir -p "$dir" && cd "$dir" && pwd)
 
 # The Debian mirror this machine's apt already uses.
 mirror=$(grep -rhoE 'https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
-         | grep -i debian | grep -v security | head -n1)
+         | grep -i debian | grep -v security | head -n1 || true)
 mirror=${mirror:-http://deb.debian.org/debian}
 
 in_chroot() { chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
