@@ -19,6 +19,9 @@ cost microseconds).  A leak of one block per call therefore grows the count
 by >= 100,000 blocks and the C heap by >= 3.2 MB; the bounds, 200 blocks and
 64 KiB, sit well below that, and well above the noise measured here (3-4
 blocks and 80-112 bytes: free lists, caches, the warm-up's high-water marks).
+The pure-Python layer on top (Sampler, render, the prometheus_client
+collector) is repeated 5,000 times, which still puts a one-block-per-call
+leak 25 times over the block bound.
 RSS is given 4 MiB (a 40-byte leak per call) -- it only catches big leaks,
 the two other measures catch small ones.  test_bounds_catch_a_real_leak
 checks that a one-object and a 24-byte-malloc leak per call are caught.
@@ -462,6 +465,37 @@ def _(sim: Sim) -> Callable[[], Any]:
     h = _updated(sim)
     sim.set_mode("pool_path_grows")
     return h.snapshot
+
+
+# -- the Python layer on top: sampler, exposition text, collector --
+
+@case("sampler_sample", n=5_000)
+def _(sim: Sim) -> Callable[[], Any]:
+    from vmguestlib.sampler import Sampler  # noqa: PLC0415
+
+    sampler = Sampler(_updated(sim))
+    sampler.sample()
+    return sampler.sample
+
+
+@case("prometheus_render", n=5_000)
+def _(sim: Sim) -> Callable[[], Any]:
+    from vmguestlib.prometheus import render  # noqa: PLC0415
+    from vmguestlib.sampler import Sampler  # noqa: PLC0415
+
+    sampler = Sampler(_updated(sim))
+    sampler.sample()
+    sample = sampler.sample()
+    return lambda: render(sample)
+
+
+@case("prometheus_collector", n=5_000)
+def _(sim: Sim) -> Callable[[], Any]:
+    pytest.importorskip("prometheus_client")
+    from vmguestlib.prometheus import VMGuestLibCollector  # noqa: PLC0415
+
+    collector = VMGuestLibCollector(_updated(sim))
+    return lambda: list(collector.collect())
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
