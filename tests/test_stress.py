@@ -14,7 +14,8 @@ raises cpu_used_ms, and injects one-shot failures.  Checked:
   ``update()`` reports at most one change per session bump;
 * no library handle is leaked.
 
-The variant closes the handle from another thread midway: every call that
+The variant closes the handle from another thread midway (half the workers
+wait for it at their halfway point, the others race with it): every call that
 starts after ``close()`` returned raises InvalidHandleError, no thread hangs,
 the process does not crash.
 
@@ -75,6 +76,10 @@ SCRIPT = textwrap.dedent(r"""
             last_used = 0
             barrier.wait()
             for i in range(N_CALLS):
+                if MODE == "close" and k % 2 == 0 and i == N_CALLS // 2:
+                    # Half the workers wait here for close(), so that calls are
+                    # sure to start after it; the others go on and race with it.
+                    closed.wait(60)
                 j = (i * 7 + k) % 100
                 was_closed = closed.is_set()
                 try:
@@ -145,7 +150,8 @@ SCRIPT = textwrap.dedent(r"""
                 time.sleep(0.0005)
 
         def closer():
-            # Close once every worker is half way through.
+            # Close once every worker is half way through (the even ones then
+            # wait for it; the odd ones may be done already).
             while min(progress) < N_CALLS // 2:
                 time.sleep(0.001)
             h.close()

@@ -103,7 +103,9 @@ setup() {
 step_dist() {
     local out
     out="$(mktemp -d "${TMPDIR:-/tmp}/vgl-dist-out.XXXXXX")"
-    trap 'rm -rf "$out"' EXIT
+    # Each step runs in its own subshell (run_step): this trap fires when the
+    # step ends; expanded now, as the local is gone by then.
+    trap "rm -rf '$out'" EXIT
     bash "$here/tools/check_dist.sh" "$out"
 }
 
@@ -143,7 +145,7 @@ step_wine() {
 step_link() {
     local venv suite so
     venv="$(mktemp -d "${TMPDIR:-/tmp}/vgl-link.XXXXXX")"
-    trap 'rm -rf "$venv"' EXIT
+    trap "rm -rf '$venv'" EXIT   # see step_dist
     suite="$venv/suite"
     pkg-config --exists vmguestlib || { echo "pkg-config vmguestlib: not found"; return 1; }
     echo "pkg-config vmguestlib: $(pkg-config --cflags --libs vmguestlib)"
