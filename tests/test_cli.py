@@ -508,6 +508,14 @@ def test_output_to_a_fifo_writes_into_it(sim: Simulator, capsys: pytest.CaptureF
     assert os.listdir(tmp_path) == ["pipe"]
 
 
+def test_output_to_dev_stdout_when_it_is_a_pipe() -> None:
+    """/dev/stdout names a pipe here (capture_output): written in place."""
+    if not os.path.exists("/dev/stdout"):
+        pytest.skip("no /dev/stdout")
+    r = run_module("--simulate", "speed", "-o", "/dev/stdout")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "2394 MHz\n", "")
+
+
 def test_long_pool_path_does_not_widen_the_table(
         sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
     sim.set(resource_pool_path="/Resources/" + "p" * 5000)

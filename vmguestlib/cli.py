@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from stat import S_ISDIR, S_ISREG
 from types import FrameType
 from typing import TYPE_CHECKING, Callable, NoReturn
 
@@ -437,17 +438,22 @@ def _write(ctx: _Context, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    # Through symlinks to the file they name; a target that exists and is not
-    # a regular file (a FIFO, /dev/stdout, a terminal) is written in place:
-    # replacing it would destroy it.
-    target = os.path.realpath(ctx.output)
     try:
-        if os.path.exists(target) and not os.path.isfile(target):
-            if os.path.isdir(target):
-                raise IsADirectoryError(errno.EISDIR, "is a directory")
-            with open(target, "w", encoding="utf-8") as out:
+        # A target that exists and is not a regular file (a FIFO, a terminal,
+        # /dev/stdout) is written in place: replacing it would destroy it.
+        try:
+            mode: int | None = os.stat(ctx.output).st_mode
+        except FileNotFoundError:
+            mode = None
+        if mode is not None and S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if mode is not None and not S_ISREG(mode):
+            with open(ctx.output, "w", encoding="utf-8") as out:
                 out.write(text)
             return
+        # A regular file is replaced atomically; through symlinks, the file
+        # they name (the links stay).
+        target = os.path.realpath(ctx.output)
         fd, tmp = tempfile.mkstemp(prefix=".vmguestlib-", dir=os.path.dirname(target))
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
