@@ -7,8 +7,8 @@
  * sim_module.c) sets.  The behaviour follows the real library:
  *
  *   - OpenHandle allocates a handle; every later call with a closed or
- *     made-up handle returns INVALID_HANDLE (the simulator keeps a registry of
- *     live handles and never dereferences a pointer that is not in it);
+ *     made-up handle returns INVALID_HANDLE (a handle names a slot and its
+ *     generation, and slots are never freed: see "state" below);
  *   - accessors and GetSessionId return NO_INFO until the handle's first
  *     UpdateInfo; UpdateInfo copies the host state into the handle and
  *     accessors read that copy, so host changes show after the next update;
@@ -24,8 +24,9 @@
  * calls, and the real library's pool-path defect (a handle keeps the pool-path
  * buffer sized at its first UpdateInfo; a later, longer path overflows it).
  *
- * One mutex protects the host, the handle registry and the handles' cached
- * data; counters are atomics.  The mutex is never held while sleeping.
+ * One mutex protects the host, the slot table and every write of a handle's
+ * cached data; accessors read that data without it (see "state" below).
+ * Shared counters are atomics.  The mutex is never held while sleeping.
  */
 #if !defined(_WIN32) && !defined(__APPLE__) && !defined(_POSIX_C_SOURCE)
 #  define _POSIX_C_SOURCE 200809L
