@@ -691,6 +691,16 @@ def policy_comparisons(res: Results) -> list[tuple[str, float, float, Stat, floa
     return out
 
 
+def slow_contention_ratios(res: Results) -> tuple[float, float]:
+    """snapshot()'s throughput over the methods' and over the always-release
+    methods', 1 busy thread and a slow UpdateInfo (0, 0 when not measured)."""
+    cs = res.contention_slow
+    if not cs:
+        return 0.0, 0.0
+    return (paired(cs["snapshot()"], cs["update() + every accessor method"]).median,
+            paired(cs["snapshot()"], cs["same, always release the GIL"]).median)
+
+
 def evaluate(res: Results, written: bool | None) -> list[Criterion]:
     crit: list[Criterion] = []
     pc = res.per_call
@@ -738,11 +748,7 @@ def evaluate(res: Results, written: bool | None) -> list[Criterion]:
     c1 = res.contention[1]
     r3 = paired(c1["snapshot()"], c1["update() + every accessor method"]).median
     r3r = paired(c1["snapshot()"], c1["same, always release the GIL"]).median
-    slow3 = slow3r = 0.0
-    if res.contention_slow:
-        cs = res.contention_slow
-        slow3 = paired(cs["snapshot()"], cs["update() + every accessor method"]).median
-        slow3r = paired(cs["snapshot()"], cs["same, always release the GIL"]).median
+    slow3, slow3r = slow_contention_ratios(res)
     crit.append(
         Criterion(
             "3a",
@@ -1123,10 +1129,7 @@ def readme_block(res: Results, crit: list[Criterion]) -> str:
     info = dict(machine_info())
     pc, b, up, c1 = res.per_call, res.bundle, res.updates, res.contention[1]
     slow = res.contention_slow
-    slow_obo = slow_rel = 0.0
-    if slow:
-        slow_obo = paired(slow["snapshot()"], slow["update() + every accessor method"]).median
-        slow_rel = paired(slow["snapshot()"], slow["same, always release the GIL"]).median
+    slow_obo, slow_rel = slow_contention_ratios(res)
     acc = pc["accessor, default policy"]
     acc_r = pc["accessor, always release the GIL"]
     noop = pc["no-op C method call (floor)"]

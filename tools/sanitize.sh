@@ -107,7 +107,7 @@ ctypes.memset(p, 0, 9)
     say "ASan/UBSan: the whole test suite"
     set +e
     (cd "$work/asan" && env "${asan_env[@]}" \
-        timeout 900 "$PY" -m pytest -q -p no:cacheprovider -o timeout=1500 \
+        timeout 900 "$PY" -m pytest -q -p no:cacheprovider -o timeout=600 \
             -W ignore::DeprecationWarning tests 2>&1 | tee "$work/asan-pytest.log" | tail -25)
     rc=${PIPESTATUS[0]}
     set -e
@@ -233,7 +233,7 @@ PYEOF
         >"$work/vg-base/test_baseline.py"
     (cd "$work/vg-base" && PYTHONMALLOC=malloc timeout 600 "${vg[@]}" \
         --xml-file="$work/vg-base/memcheck.%p.xml" \
-        "$PY" -m pytest -q -p no:cacheprovider -o timeout=1500 test_baseline.py >/dev/null 2>&1) || true
+        "$PY" -m pytest -q -p no:cacheprovider -o timeout=600 test_baseline.py >/dev/null 2>&1) || true
     # Canary: a library (named like the tests' own) that leaks and reads
     # uninitialised memory must show up as one error and one leak of ours.
     mkdir -p "$work/vg-canary"
@@ -251,7 +251,7 @@ PYEOF
     (cd "$work/vg" && \
         PYTHONMALLOC=malloc VMGUESTLIB_HYPOTHESIS_EXAMPLES=8 \
         timeout 900 "${vg[@]}" --xml-file="$work/vg/memcheck.%p.xml" \
-            "$PY" -m pytest -q -p no:cacheprovider -o timeout=1500 -W ignore::DeprecationWarning \
+            "$PY" -m pytest -q -p no:cacheprovider -o timeout=600 -W ignore::DeprecationWarning \
             tests/test_handle.py tests/test_errors.py tests/test_defects.py \
             tests/test_loader.py tests/test_hostile.py tests/test_stateful.py \
             2>&1 | tee "$work/vg-pytest.log" | tail -15)
