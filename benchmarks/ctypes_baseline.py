@@ -18,7 +18,8 @@ SUCCESS = 0
 BUFFER_TOO_SMALL = 7
 
 # (C name without "VMGuestLib_Get", Python accessor name, width in bits):
-# the widths of the public API (see the accessor table in DESIGN.md).
+# the widths of the public API (the VGL_ACCESSORS table in include/vgl_abi.h,
+# listed in docs/statistics.md).
 ACCESSORS: tuple[tuple[str, str, int], ...] = (
     ("CpuReservationMHz", "cpu_reservation_mhz", 32),
     ("CpuLimitMHz", "cpu_limit_mhz", 32),

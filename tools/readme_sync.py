@@ -1,12 +1,11 @@
-"""Keep the README's generated blocks in step with their sources.
+"""Keep the statistics table of the docs in step with include/vgl_abi.h.
 
-    python tools/readme_sync.py          # rewrite the blocks in README.md
-    python tools/readme_sync.py --check  # exit 1 if README.md is out of date
+    python tools/readme_sync.py          # rewrite the table in docs/statistics.md
+    python tools/readme_sync.py --check  # exit 1 if it is out of date
 
-Blocks (between <!-- NAME:start --> and <!-- NAME:end -->):
-  stats       the statistics table, from include/vgl_abi.h;
-  cli         docs/cli-and-exporters.md, as is;
-  guarantees  docs/guarantees.md, its headings one level down.
+The table sits between <!-- stats:start --> and <!-- stats:end -->.  The
+other pages are no longer copied anywhere: the README links to them, and the
+documentation site shows them (see mkdocs.yml).
 """
 
 from __future__ import annotations
@@ -34,41 +33,26 @@ def table() -> str:
     return "\n".join(lines)
 
 
-def demote_headings(markdown: str) -> str:
-    """Every heading one level down, outside fenced code blocks."""
-    out, fenced = [], False
-    for line in markdown.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        out.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
-    return "\n".join(out)
-
-
 def blocks() -> dict[str, str]:
-    docs = ROOT / "docs"
-    return {
-        "stats": table(),
-        "cli": (docs / "cli-and-exporters.md").read_text().rstrip("\n"),
-        "guarantees": demote_headings((docs / "guarantees.md").read_text()).rstrip("\n"),
-    }
+    return {"stats": table()}
 
 
-def render(readme: str) -> str:
+def render(page: str) -> str:
     for name, body in blocks().items():
         start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-        head, rest = readme.split(start, 1)
+        head, rest = page.split(start, 1)
         _, tail = rest.split(end, 1)
-        readme = f"{head}{start}\n{body}\n{end}{tail}"
-    return readme
+        page = f"{head}{start}\n{body}\n{end}{tail}"
+    return page
 
 
 def main() -> int:
-    path = ROOT / "README.md"
+    path = ROOT / "docs" / "statistics.md"
     old = path.read_text()
     new = render(old)
     if "--check" in sys.argv[1:]:
         if new != old:
-            print("README.md is out of date with docs/ or include/: run "
+            print("docs/statistics.md is out of date with include/vgl_abi.h: run "
                   "python tools/readme_sync.py", file=sys.stderr)
             return 1
         return 0
