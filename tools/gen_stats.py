@@ -23,14 +23,13 @@ import argparse
 import re
 import sys
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # Python < 3.11
+else:  # pytest depends on tomli on these versions
     import tomli as tomllib
 
 SOURCE = "vmguestlib/stats.toml"
@@ -39,7 +38,6 @@ C_HEADER = "include/vgl_abi.h"
 PY_TABLE = "vmguestlib/_stats_table.py"
 STUB = "vmguestlib/_vmguestlib.pyi"
 DOCS = "docs/statistics.md"
-OUTPUTS = (C_HEADER, PY_TABLE, STUB, DOCS)
 
 UNLIMITED_NOTE_C = " (0xFFFFFFFF: no limit)"
 UNLIMITED_NOTE_PROMETHEUS = " (no sample when unlimited)"
@@ -322,13 +320,12 @@ def render(root: Path, table: Table) -> dict[str, str]:
     def read(path: str) -> str:
         return (root / path).read_text(encoding="utf-8")
 
-    writers: dict[str, Callable[[], str]] = {
-        C_HEADER: lambda: c_header(table, read(C_HEADER)),
-        PY_TABLE: lambda: py_table(table),
-        STUB: lambda: stub(table, read(STUB)),
-        DOCS: lambda: docs_table(table, read(DOCS)),
+    return {
+        C_HEADER: c_header(table, read(C_HEADER)),
+        PY_TABLE: py_table(table),
+        STUB: stub(table, read(STUB)),
+        DOCS: docs_table(table, read(DOCS)),
     }
-    return {path: write() for path, write in writers.items()}
 
 
 def changed(root: Path, texts: dict[str, str]) -> list[str]:
