@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -329,3 +333,28 @@ def test_cli_reads_the_attributes_not_the_message():
     assert failure.code == 69
     assert failure.message.startswith("vmguestlib: not found (3 places searched); install it")
     assert "--library PATH" in failure.message and "--simulate" in failure.message
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+
+
+def _doc_examples() -> list[tuple[str, str]]:
+    if not DOCS.exists():
+        return []
+    text = DOCS.read_text(encoding="utf-8")
+    pairs = re.findall(r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```", text, re.S)
+    return [(code, output) for code, output in pairs]
+
+
+def test_the_errors_page_has_examples():
+    if not DOCS.exists():
+        pytest.skip("outside the source tree")
+    assert len(_doc_examples()) == 2
+
+
+@pytest.mark.parametrize(("code", "output"), _doc_examples())
+def test_errors_page_example(code, output):
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == output
