@@ -98,7 +98,7 @@ _FAILURES: tuple[tuple[type[VMGuestLibError], int, str | None], ...] = (
     (NotRunningInVMError, EX_UNAVAILABLE, _HINT_NOT_IN_VM),
     (NotEnabledError, EX_UNAVAILABLE, None),
     (NotAvailableError, EX_TEMPFAIL, None),
-    (UnsupportedVersionError, EX_TEMPFAIL, _HINT_NOT_AVAILABLE),
+    (UnsupportedVersionError, EX_TEMPFAIL, None),
 )
 
 _DEBUG_ENV = "VMGUESTLIB_DEBUG"
