@@ -467,3 +467,15 @@ def test_no_advice_to_set_the_variable_that_is_set():
     assert "set VMGUESTLIB_LIBRARY" not in message
     assert "correct VMGUESTLIB_LIBRARY" in message
     assert len(message) < 300
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="POSIX byte paths")
+def test_tried_keeps_non_utf8_bytes_exactly(tmp_path):
+    """.tried and .filename give back the very bytes tried (they used to be
+    decoded with replacement characters, naming a path that does not exist)."""
+    missing = os.fsencode(tmp_path) + b"/lib\xff\xfe missing.so"
+    with pytest.raises(vmguestlib.LibraryNotFoundError) as exc:
+        vmguestlib.load(missing)
+    assert [os.fsencode(p) for p in exc.value.tried] == [missing]
+    assert os.fsencode(exc.value.filename) == missing
+    assert repr(os.fsdecode(missing)) in str(exc.value)
