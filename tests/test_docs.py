@@ -5,9 +5,9 @@ files those pages include is found here and run:
 
 - a ```python block runs as a script in a fresh interpreter, against the
   simulated guest library (``VMGUESTLIB_LIBRARY`` names it), and must exit
-  with status 0; when the next block is a ```console block that shows no
-  command (no line starts with ``$ ``), that block is the script's exact
-  standard output;
+  with status 0; when the next block is a ```console or ```text block that
+  shows no command (no line starts with ``$ ``), that block is the script's
+  exact standard output;
 - each ``$ vmguestlib --simulate ...`` line of a ```console block runs (a
   final ``| head -N`` or ``| tail -N`` is applied), and the lines after it,
   up to the next ``$ `` line, are its exact standard output;
@@ -98,7 +98,7 @@ def parse(path: Path) -> list[Block]:
         blocks.append(Block(path, text.count("\n", 0, m.start()) + 1, m.group(1),
                             m.group(2), " ".join(words), options=options))
     for a, b in zip(blocks, blocks[1:]):
-        if a.lang == "python" and b.lang == "console" and not commands_of(b):
+        if a.lang == "python" and b.lang in ("console", "text") and not commands_of(b):
             a.output, b.is_output = b.body, True
     return blocks
 
