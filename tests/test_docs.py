@@ -212,6 +212,18 @@ def test_markers_are_known_and_tests_exist() -> None:
             assert b.options.get("library", "simulated") in ("simulated", "none", "real")
 
 
+def test_readme_is_a_front_door() -> None:
+    """Under 200 lines, and the two set-up commands come first (.ci/run reads
+    the indented line under each of these two lines)."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) < 200
+    first_heading = next(i for i, line in enumerate(lines) if line.startswith("## "))
+    for lead in ("Install and run the demo", "Run the tests:"):
+        (at,) = [i for i, line in enumerate(lines) if line.startswith(lead)]
+        assert at < first_heading
+        assert lines[at + 1] == "" and lines[at + 2].startswith("    python -m pip install ")
+
+
 def test_a_stale_example_fails(tmp_path: Path) -> None:
     """The checks can fail: a wrong output is caught."""
     page = tmp_path / "page.md"
