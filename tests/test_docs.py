@@ -9,8 +9,8 @@ files those pages include is found here and run:
   shows no command (no line starts with ``$ ``), that block is the script's
   exact standard output;
 - each ``$ vmguestlib --simulate ...`` line of a ```console block runs (a
-  final ``| head -N`` or ``| tail -N`` is applied), and the lines after it,
-  up to the next ``$ `` line, are its exact standard output;
+  final ``| head -N``, ``| tail -N`` or ``| cut -cA-B`` is applied), and the
+  lines after it, up to the next ``$ `` line, are its exact standard output;
 - any other command in a ```console block must be in a block marked, on the
   line just before its fence, ``<!-- example: tested-by FILE::TEST reason -->``
   (a test of its own runs it; the test must exist) or
@@ -127,7 +127,7 @@ def is_generic(command: str) -> bool:
     return (words[:2] == ["vmguestlib", "--simulate"]
             and not {"-w", "--watch", "serve"} & set(words)
             and words.count("|") <= 1
-            and ("|" not in words or words[words.index("|") + 1] in ("head", "tail")))
+            and ("|" not in words or words[words.index("|") + 1] in ("head", "tail", "cut")))
 
 
 def console_examples() -> list[tuple[str, str, list[str]]]:
@@ -246,8 +246,12 @@ def test_simulated_console_example(where: str, command: str, expected: list[str]
     lines = r.stdout.splitlines()
     if pipe < len(words):
         tool, option = words[pipe + 1:pipe + 3]
-        n = int(option.lstrip("-"))
-        lines = lines[:n] if tool == "head" else lines[-n:]
+        if tool == "cut":
+            first, _, last = option.removeprefix("-c").partition("-")
+            lines = [line[int(first) - 1:int(last) if last else None] for line in lines]
+        else:
+            n = int(option.lstrip("-"))
+            lines = lines[:n] if tool == "head" else lines[-n:]
     assert lines == expected, where
 
 
@@ -260,6 +264,15 @@ def test_python_example(block: Block) -> None:
     assert r.returncode == 0, f"{block.where}\n{r.stderr}"
     if block.output is not None:
         assert r.stdout == block.output, block.where
+
+
+def test_pipes_are_applied() -> None:
+    test_simulated_console_example("-", "vmguestlib --simulate speed | cut -c1-4", ["2394"])
+    test_simulated_console_example("-", "vmguestlib --simulate raw text host | tail -1",
+                                   ["host.mem.mb = 524288"])
+    with pytest.raises(AssertionError):
+        test_simulated_console_example("-", "vmguestlib --simulate speed | cut -c1-4",
+                                       ["2394 MHz"])
 
 
 # -- examples with a test of their own ---------------------------------------------------
