@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import vmguestlib
+from vmguestlib import _simulator
 from vmguestlib.sampler import NoRatesReason, Sampler
 from vmguestlib.testing import Simulator
 
@@ -90,3 +91,24 @@ def test_advance_past_the_counter_width_changes_nothing(sim: Simulator) -> None:
     with pytest.raises(OverflowError):
         sim.advance(1)
     assert [sim.get(n) for n in COUNTERS] == before
+
+
+@pytest.mark.parametrize("on", ["no", "false", "", 0, 1, None, "True", 1.0])
+def test_set_mode_takes_only_true_or_false(sim: Simulator, on: object) -> None:
+    with pytest.raises(TypeError):
+        sim.set_mode("zero_session", on)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        _simulator.set_mode("zero_session", on)  # type: ignore[arg-type]
+    with vmguestlib.Handle() as h:   # the mode stayed off
+        h.update()
+        assert h.session_id != 0
+
+
+def test_set_mode_true_and_false(sim: Simulator) -> None:
+    with vmguestlib.Handle() as h:
+        sim.set_mode("zero_session", True)
+        with pytest.raises(vmguestlib.NoInfoError):
+            h.update()
+        sim.set_mode("zero_session", False)
+        h.update()
+        assert h.session_id != 0

@@ -288,7 +288,12 @@ class Simulator:
         ``open_null_handle``: OpenHandle succeeds and returns a NULL handle.
         ``zero_session``: UpdateInfo succeeds but the session id reads 0.
         ``strict_defects``: abort the process on a pool-path overflow.
+
+        *on* must be ``True`` or ``False``: anything else is a TypeError (so
+        ``set_mode(name, "no")`` cannot turn a mode on).
         """
+        if not isinstance(on, bool):
+            raise TypeError(f"on must be True or False, not {type(on).__name__}")
         _simulator.set_mode(name, on)
 
     # -- counters ----------------------------------------------------------------

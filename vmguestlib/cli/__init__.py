@@ -101,7 +101,7 @@ exit status:
   0   success
   64  usage error
   69  no statistics here: guest library missing, not a VMware VM, Guest API disabled
-  71  serve cannot listen on the address, or --output cannot write its file
+  71  serve cannot listen on the address, or the output cannot be written
   75  reading the statistics failed (usually temporary)
 
 examples:
@@ -180,14 +180,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.code
         except KeyboardInterrupt:
             return 130
-        except BrokenPipeError:
-            # The reader went away (e.g. `| head`): stop quietly.
-            try:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())
-            except (OSError, ValueError):
-                pass
-            return EX_OK
         except Exception as exc:
             if os.environ.get(_DEBUG_ENV):
                 raise

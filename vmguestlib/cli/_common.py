@@ -59,6 +59,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def output_path(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot contain a NUL character")
+    return text
+
+
 def add_options(parser: argparse.ArgumentParser, *, top: bool = False,
                 formats: Sequence[str] = FORMATS, repeat: bool = True) -> None:
     """The options accepted before or after the command.
@@ -88,7 +96,7 @@ def add_options(parser: argparse.ArgumentParser, *, top: bool = False,
             help="stop after N samples (implies --watch 1 when --watch is not given)",
         )
         parser.add_argument(
-            "-o", "--output", metavar="FILE", default=default(None),
+            "-o", "--output", type=output_path, metavar="FILE", default=default(None),
             help="write each sample to FILE, replacing it atomically (e.g. a "
                  "node_exporter textfile-collector .prom file), instead of standard output",
         )

@@ -60,6 +60,12 @@ def usage(message: str, prog: str = PROG) -> CliError:
     return CliError(EX_USAGE, f"{prog}: {message} (see '{prog} --help')")
 
 
+def printable(text: str) -> str:
+    """*text* with control characters escaped (a path, a pool path), so that it
+    stays on one line and shows exactly: whitespace is kept as it is."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def one_line(text: str) -> str:
     return " ".join(text.split()).rstrip(".")
 

@@ -7,6 +7,7 @@ import time
 from .._stats import STATS, StatInfo
 from .._vmguestlib import Snapshot
 from ..sampler import Sample
+from ._errors import printable
 
 
 def value_text(info: StatInfo, value: int | None) -> str:
@@ -15,11 +16,6 @@ def value_text(info: StatInfo, value: int | None) -> str:
     if info.is_unlimited(value):
         return "unlimited"
     return f"{value} {info.unit}".rstrip()
-
-
-def printable(text: str) -> str:
-    """*text* with control characters escaped, so one value stays on one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def stat_table(snapshot: Snapshot) -> str:

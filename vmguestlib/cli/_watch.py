@@ -19,12 +19,34 @@ def report(message: str) -> None:
         pass
 
 
-def repeat(ctx: Context, step: Callable[[], str]) -> int:
-    """Write what *step* returns once, or every interval under --watch/--count.
+def wait_for_tick(start: float, interval: float, previous: int) -> int:
+    """Sleep until tick *previous* + 1 of the schedule ``start + k * interval``
+    (time.monotonic()), and return its k.
 
-    Under --simulate the simulated host's clock advances by each interval
-    (:meth:`vmguestlib.testing.Simulator.advance`), so rates have moving
-    counters.
+    A tick is missed when the one after it is due already (the process was
+    stopped, suspended or starved): it is skipped, not made up for, and the
+    wait is for the next tick to come.
+    """
+    due = previous + 1
+    while True:
+        now = time.monotonic()
+        if now >= start + (due + 1) * interval:
+            due = int((now - start) // interval) + 1
+        delay = start + due * interval - now
+        if delay <= 0:
+            return due
+        time.sleep(delay)
+        if time.monotonic() < start + (due + 1) * interval:
+            return due
+        # Stopped during the sleep, past the next tick: wait for the one to come.
+
+
+def repeat(ctx: Context, step: Callable[[], str]) -> int:
+    """Write what *step* returns once, or on each tick under --watch/--count.
+
+    Under --simulate the simulated host's clock advances by the time between
+    the ticks of two samples (:meth:`vmguestlib.testing.Simulator.advance`),
+    so that rates have moving counters and skipped ticks count.
     """
     if not ctx.watching:
         ctx.write(step())
@@ -32,15 +54,14 @@ def repeat(ctx: Context, step: Callable[[], str]) -> int:
     assert ctx.interval is not None
     status = EX_OK
     start = time.monotonic()
-    n = 0
+    tick = n = 0
     try:
         while ctx.count is None or n < ctx.count:
             if n:
-                delay = start + n * ctx.interval - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                due = wait_for_tick(start, ctx.interval, tick)
                 if ctx.simulator is not None:
-                    ctx.simulator.advance(ctx.interval)
+                    ctx.simulator.advance((due - tick) * ctx.interval)
+                tick = due
             n += 1
             try:
                 ctx.write(step())
