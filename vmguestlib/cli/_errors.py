@@ -15,7 +15,6 @@ from .._vmguestlib import (
     NotRunningInVMError,
     UnsupportedVersionError,
     VMGuestLibError,
-    error_text,
 )
 
 # Exit statuses, from BSD sysexits.h (as vmware-toolbox-cmd uses them).
@@ -28,21 +27,23 @@ EX_TEMPFAIL = 75
 
 PROG = "vmguestlib"
 
-HINT_LIBRARY = (
-    "install open-vm-tools or VMware Tools in this VM, or name the library with "
-    "--library PATH or VMGUESTLIB_LIBRARY (--simulate tries the tool without a VM)"
-)
 HINT_NOT_IN_VM = (
     "the statistics come from the VMware hypervisor, so this works only inside a "
     "VMware virtual machine (--simulate shows the tool with a simulated host)"
 )
-HINT_NOT_ENABLED = (
-    "the Guest API is disabled for this VM: power it off, set its advanced "
-    'configuration parameter isolation.tools.guestlibGetInfo.disable = "FALSE" '
-    "and power it on again"
-)
 HINT_TEMPORARY = "this is usually temporary: try again"
 HINT_NOT_AVAILABLE = "the host does not report this statistic"
+
+#: exit status and advice by exception class, first match wins; advice None
+#: means the exception's own ``hint`` (which, for these classes, holds nothing
+#: specific to Python).  Anything else: EX_TEMPFAIL and HINT_TEMPORARY.
+_FAILURES: tuple[tuple[type[VMGuestLibError], int, str | None], ...] = (
+    (LibraryNotFoundError, EX_UNAVAILABLE, None),
+    (NotRunningInVMError, EX_UNAVAILABLE, HINT_NOT_IN_VM),
+    (NotEnabledError, EX_UNAVAILABLE, None),
+    (NotAvailableError, EX_TEMPFAIL, None),
+    (UnsupportedVersionError, EX_TEMPFAIL, None),
+)
 
 
 class CliError(Exception):
@@ -67,46 +68,43 @@ def printable(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split()).rstrip(".")
+    """``text`` on one line: its lines joined by a space, any other control
+    character escaped as ``repr()`` would; nothing else is changed (runs of
+    spaces stay, so a path in the text is shown as it is)."""
+    joined = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return printable(joined).rstrip(".")
 
 
 def failure(what: str, exc: VMGuestLibError) -> CliError:
     """A Guest API error as a CliError: what failed, why, what to do.
 
-    The exit status and the advice depend on the exception's class only.
+    The exit status and the advice depend on the exception's class (see
+    ``_FAILURES``); the reason comes from its attributes.
     """
+    code, hint = EX_TEMPFAIL, HINT_TEMPORARY
+    for cls, status, advice in _FAILURES:
+        if isinstance(exc, cls):
+            code, hint = status, advice or exc.hint or HINT_TEMPORARY
+            break
     if isinstance(exc, LibraryNotFoundError):
-        code, hint = EX_UNAVAILABLE, HINT_LIBRARY
-    elif isinstance(exc, NotRunningInVMError):
-        code, hint = EX_UNAVAILABLE, HINT_NOT_IN_VM
-    elif isinstance(exc, NotEnabledError):
-        code, hint = EX_UNAVAILABLE, HINT_NOT_ENABLED
-    elif isinstance(exc, (NotAvailableError, UnsupportedVersionError)):
-        code, hint = EX_TEMPFAIL, HINT_NOT_AVAILABLE
-    else:
-        code, hint = EX_TEMPFAIL, HINT_TEMPORARY
+        if exc.filename is None:        # a search, not a path that was named
+            hint += " (or name it with --library PATH)"
+        hint += "; --simulate tries the tool without a VM"
     return CliError(code, f"{what}: {_library_reason(exc)}; {hint}")
 
 
 def _library_reason(exc: VMGuestLibError) -> str:
-    """The exception's message without the extension's own advice.
-
-    The extension words its messages as ``"<function>: <library text>[; advice]
-    [error N]"``; its advice is about the Python API, so the tool replaces it
-    with advice about the command line.
-    """
-    message = one_line(str(exc)) or type(exc).__name__
-    code = getattr(exc, "code", None)
-    if isinstance(exc, LibraryNotFoundError) or not isinstance(code, int):
-        return message
-    try:
-        text = one_line(error_text(code))
-    except (VMGuestLibError, ValueError):
-        return message
-    end = message.find(text + ";") if text else -1
-    if end < 0:
-        return message
-    return f"{message[: end + len(text)]} [error {code}]"
+    """What failed and why, from the exception's attributes: the C function,
+    the library's reason and the status code (the Python call and the
+    exception's hint, which speak of the Python API, are left out)."""
+    if exc.reason is None:              # made by hand, not by the extension
+        return one_line(str(exc)) or type(exc).__name__
+    text = one_line(exc.reason)
+    if exc.function is not None:
+        text = f"{exc.function}: {text}"
+    if exc.code is not None:
+        text = f"{text} [error {exc.code}]"
+    return text
 
 
 def os_failure(what: str, exc: OSError) -> CliError:
