@@ -128,6 +128,36 @@ def test_a_signal_during_watch_output_is_a_clean_exit(tmp_path: Path, signum: in
     assert not bad, f"{len(bad)} of {len(results)} runs failed, e.g. {bad[:3]}"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_sigterm_ends_a_watch_waiting_for_a_fifo_reader(tmp_path: Path) -> None:
+    """Writes that can wait without end (a FIFO nobody reads) do not hold
+    signals back: SIGTERM still ends the tool at once, with status 0."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen([sys.executable, "-m", "vmguestlib", "--simulate", "-w", "1",
+                             "-o", str(fifo)], env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        # Wait until it waits for a reader (Linux shows where it sleeps), or
+        # long enough to be there surely.
+        wchan = Path(f"/proc/{proc.pid}/wchan")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if wchan.read_text() in ("wait_for_partner", "fifo_open"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.05)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert (proc.returncode, out, err) == (0, "", "")
+
+
 # -- failures of standard output -------------------------------------------------------
 
 def run_shell(command: str) -> subprocess.CompletedProcess[str]:

@@ -24,8 +24,9 @@ with status 0.
 
 Signals: SIGTERM and SIGHUP end the tool like Ctrl-C (SIGINT) does, unless
 they were ignored when it started (as ``nohup`` does).  One that arrives while
-a piece of output is being written is held until that write is complete, so
-a write is never left half done or reported as failed because of it.
+FILE is being replaced is held until the replacement is complete, so that it
+is never left half done or reported as failed because of it.  (Writes that
+can wait without end, to standard output or into a FIFO, are not held up.)
 """
 
 from __future__ import annotations
@@ -70,8 +71,7 @@ class Output:
             _write_stdout(text)
             return
         try:
-            with _signals_held():
-                self._write_file(self.path, text)
+            self._write_file(self.path, text)
         except OSError as exc:
             raise os_failure(f"cannot write {printable(self.path)}", exc) from None
 
@@ -83,6 +83,8 @@ class Output:
         if st is not None and S_ISDIR(st.st_mode):
             raise IsADirectoryError(errno.EISDIR, "is a directory")
         if st is not None and not S_ISREG(st.st_mode):
+            # (No signal is held here: opening a FIFO waits for a reader, and
+            # writing to one waits while it is full, for as long as it takes.)
             with open(path, "w", encoding="utf-8") as out:
                 out.write(text)
             return
@@ -91,7 +93,8 @@ class Output:
         if now >= self._next_sweep:
             self._next_sweep = now + STALE_AFTER_S
             remove_stale(target)
-        _replace(target, text, st)
+        with _signals_held():
+            _replace(target, text, st)
 
 
 def _replace(target: str, text: str, old: os.stat_result | None) -> None:
