@@ -126,6 +126,7 @@ def is_generic(command: str) -> bool:
     words = shlex.split(command)
     return (words[:2] == ["vmguestlib", "--simulate"]
             and not {"-w", "--watch", "serve"} & set(words)
+            and not any(w.startswith(("<", ">", "1>", "2>")) for w in words)
             and words.count("|") <= 1
             and ("|" not in words or words[words.index("|") + 1] in ("head", "tail", "cut")))
 
