@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve", parents=[common], help="Prometheus exporter over HTTP",
         description="Serve the statistics to Prometheus over HTTP (needs the "
-                    "vmguestlib[prometheus] extra).  Each scrape reads fresh values.",
+                    "vsphere-guestlib[prometheus] extra).  Each scrape reads fresh values.",
     )
     serve.add_argument("--port", type=_port, required=True,
                        help="TCP port to listen on (0: any free port)")
@@ -668,7 +668,7 @@ def _cmd_serve(ctx: _Context) -> int:
         import prometheus_client  # noqa: F401, PLC0415 (optional dependency)
     except ImportError:
         raise CliError(EX_UNAVAILABLE, f"{PROG}: serve needs the prometheus_client "
-                       "package; install it with: pip install 'vmguestlib[prometheus]'"
+                       "package; install it with: pip install 'vsphere-guestlib[prometheus]'"
                        ) from None
     with _open_handle() as handle:
         source: SnapshotSource = handle
