@@ -36,18 +36,17 @@ import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib.machinery import EXTENSION_SUFFIXES
 from itertools import repeat
 from pathlib import Path
 from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# Prefer the in-place build of this source tree (for this interpreter) over an
-# installed copy.
-if any((ROOT / "vmguestlib" / f"_vmguestlib{suffix}").exists() for suffix in EXTENSION_SUFFIXES):
-    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+import hooks  # noqa: E402
+
+# The benchmarks' own build, with the hooks (benchmarks/hooks.py).
+sys.path.insert(0, str(hooks.build()))
 
 import ctypes_baseline  # noqa: E402
 
