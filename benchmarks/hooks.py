@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,10 @@ def build_dir() -> Path:
     tag = sys.implementation.cache_tag or "python"
     abiflags = getattr(sys, "abiflags", "")
     return ROOT / "build" / "bench-hooks" / f"{tag}{abiflags}"
+
+
+def _is_extension(path: Path) -> bool:
+    return any(path.name.endswith(suffix) for suffix in EXTENSION_SUFFIXES)
 
 
 def _compile(lib: Path, tmp: Path) -> None:
@@ -82,13 +87,11 @@ def build(quiet: bool = True) -> Path:
         if path.is_dir():
             if path != pkg and not any(path.iterdir()):
                 path.rmdir()
-        elif path.suffix in (".py", ".pyi", ".typed", ".pyc"):
+        elif not _is_extension(path):
             path.unlink()
     for path in src.rglob("*"):
         rel = path.relative_to(src)
-        if "__pycache__" in rel.parts or path.is_dir():
-            continue
-        if path.suffix not in (".py", ".pyi", ".typed"):
+        if "__pycache__" in rel.parts or path.is_dir() or _is_extension(path):
             continue
         dest = pkg / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
