@@ -10,8 +10,12 @@
  *     (a few nanoseconds), otherwise the GIL is released before waiting for
  *     the mutex.  The GIL is never held while *waiting* for the mutex, and no
  *     thread holding a handle mutex ever waits for the GIL, so this cannot
- *     deadlock.  Setting `_release_gil = True` on a Handle makes every call
- *     release the GIL first (kept for the benchmarks' comparison).
+ *     deadlock.
+ *
+ * The benchmarks compare this policy with "always release the GIL first".
+ * Their own build (VGL_BENCH_HOOKS, see setup.py and benchmarks/hooks.py)
+ * adds a `_release_gil` attribute to Handle that selects it; shipped builds
+ * have neither the attribute nor the check.
  */
 #include "vmguestlib.h"
 
@@ -35,7 +39,9 @@ typedef struct {
     PyObject_HEAD
     vgl_core core;
     volatile long state;        /* HANDLE_NEW / _OPENING / _READY */
+#ifdef VGL_BENCH_HOOKS
     volatile long release_gil;  /* accessor policy: 0 = try-lock first, 1 = always */
+#endif
 #ifndef Py_GIL_DISABLED
     /* The int each accessor returned last, and its raw value.  Accessors
      * read data cached by the last update, so the same value comes back
@@ -98,7 +104,9 @@ static PyObject *handle_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     }
     self->state = HANDLE_NEW;
+#ifdef VGL_BENCH_HOOKS
     self->release_gil = 0;
+#endif
     return (PyObject *)self;
 }
 
@@ -169,9 +177,15 @@ static void handle_dealloc(PyObject *op)
 /* ------------------------------------------------------------------ */
 /* Taking the core mutex: the policy described at the top. */
 
+#ifdef VGL_BENCH_HOOKS
+#define TRY_LOCK_FIRST(self) (!vgl_atomic_load_int(&(self)->release_gil))
+#else
+#define TRY_LOCK_FIRST(self) 1
+#endif
+
 #define WITH_CORE_LOCK(self, stmt)                                          \
     do {                                                                    \
-        if (!vgl_atomic_load_int(&(self)->release_gil) &&                   \
+        if (TRY_LOCK_FIRST(self) &&                                         \
             vgl_mutex_trylock(&(self)->core.mu)) {                          \
             stmt;                                                           \
             vgl_mutex_unlock(&(self)->core.mu);                             \
@@ -436,6 +450,7 @@ static PyObject *handle_get_session_id(PyObject *op, void *closure)
     return PyLong_FromUnsignedLongLong((unsigned long long)sid);
 }
 
+#ifdef VGL_BENCH_HOOKS
 static PyObject *handle_get_release_gil(PyObject *op, void *closure)
 {
     (void)closure;
@@ -457,6 +472,7 @@ static int handle_set_release_gil(PyObject *op, PyObject *value, void *closure)
     vgl_atomic_store_int(&HANDLE(op)->release_gil, v);
     return 0;
 }
+#endif
 
 static PyObject *handle_get_library(PyObject *op, void *closure)
 {
@@ -530,10 +546,12 @@ static PyGetSetDef handle_getset[] = {
      NULL},
     {"library", handle_get_library, NULL,
      "Path of the guest library this handle was opened with.", NULL},
+#ifdef VGL_BENCH_HOOKS
     {"_release_gil", handle_get_release_gil, handle_set_release_gil,
      "Accessor locking policy: False (default) tries the handle's lock with "
      "the GIL held first; True always releases the GIL.",
      NULL},
+#endif
     {NULL, NULL, NULL, NULL, NULL},
 };
 

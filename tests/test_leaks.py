@@ -203,17 +203,6 @@ def _(sim: Sim) -> Callable[[], Any]:
     return _updated(sim).__enter__
 
 
-@case("release_gil_policy")
-def _(sim: Sim) -> Callable[[], Any]:
-    h = _updated(sim)
-
-    def call() -> None:
-        h._release_gil = True
-        h.cpu_used_ms()
-        h._release_gil = False
-    return call
-
-
 @case("stat")
 def _(sim: Sim) -> Callable[[], Any]:
     sim.set_stat_reply("cpu", "used 1\n" * 50)
