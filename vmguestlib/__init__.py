@@ -17,6 +17,18 @@ guest library with the same behaviour.
 
 from __future__ import annotations
 
+try:
+    __import__("vmguestlib._vmguestlib")
+except ModuleNotFoundError as _missing:
+    # Started inside a source checkout that shadows the installed package:
+    # use the installed copy, or fail with one line saying what to do.
+    if _missing.name != "vmguestlib._vmguestlib":
+        raise
+    from vmguestlib._shadow import use_installed_copy
+
+    use_installed_copy(__path__)
+    del use_installed_copy
+
 from vmguestlib._version import __version__
 from vmguestlib._vmguestlib import (
     ACCESSORS,
