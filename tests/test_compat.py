@@ -225,7 +225,11 @@ def test_errors_through_the_api_are_both_kinds(sim: Simulator) -> None:
     exc = info.value
     assert exc.errno == vmguestlib.VMGUESTLIB_ERROR_NOT_ENABLED
     assert exc.strerr == vmguestlib.VMErrMsgs[3] and exc.message
-    assert "guestlibGetInfo" in str(exc)  # the package's full message is kept
+    # the package's own message is kept: the same as through a Handle
+    with pytest.raises(vmguestlib.NotEnabledError) as direct:
+        gl.handle.update()  # type: ignore[union-attr]
+    assert str(exc) == str(direct.value) and str(exc)
+    sim.fail("UpdateInfo", vmguestlib.ERROR_NOT_ENABLED, times=2)
     with pytest.raises(vmguestlib.NotEnabledError):
         gl.UpdateInfo()
     with pytest.raises(vmguestlib.VMGuestLibError):
