@@ -28,10 +28,12 @@ of the matching class of this package: a "no info" failure is caught by
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import _vmguestlib as _ext
+from ._stats import STATS, StatInfo
 from ._vmguestlib import Handle, VMGuestLibError, error_text
 
 __all__ = [
@@ -97,47 +99,10 @@ VMErrMsgs: tuple[str, ...] = (
     "The host, or the installed guest library, is too old for this statistic.",
 )
 
-#: Old method name -> the Handle accessor it calls, for every statistic the
-#: old API had (in the old API's order), then the two this layer adds
-#: (GetMemShares64 and GetResourcePoolPath are not in the old package).
-METHODS: dict[str, str] = {
-    "GetCpuLimitMHz": "cpu_limit_mhz",
-    "GetCpuReservationMHz": "cpu_reservation_mhz",
-    "GetCpuShares": "cpu_shares",
-    "GetCpuStolenMs": "cpu_stolen_ms",
-    "GetCpuUsedMs": "cpu_used_ms",
-    "GetElapsedMs": "elapsed_ms",
-    "GetHostCpuUsedMs": "host_cpu_used_ms",
-    "GetHostMemKernOvhdMB": "host_mem_kern_ovhd_mb",
-    "GetHostMemMappedMB": "host_mem_mapped_mb",
-    "GetHostMemPhysFreeMB": "host_mem_phys_free_mb",
-    "GetHostMemPhysMB": "host_mem_phys_mb",
-    "GetHostMemSharedMB": "host_mem_shared_mb",
-    "GetHostMemSwappedMB": "host_mem_swapped_mb",
-    "GetHostMemUnmappedMB": "host_mem_unmapped_mb",
-    "GetHostMemUsedMB": "host_mem_used_mb",
-    "GetHostNumCpuCores": "host_num_cpu_cores",
-    "GetHostProcessorSpeed": "host_processor_speed",
-    "GetMemActiveMB": "mem_active_mb",
-    "GetMemBalloonedMB": "mem_ballooned_mb",
-    "GetMemBalloonMaxMB": "mem_balloon_max_mb",
-    "GetMemBalloonTargetMB": "mem_balloon_target_mb",
-    "GetMemLimitMB": "mem_limit_mb",
-    "GetMemLLSwappedMB": "mem_llswapped_mb",
-    "GetMemMappedMB": "mem_mapped_mb",
-    "GetMemOverheadMB": "mem_overhead_mb",
-    "GetMemReservationMB": "mem_reservation_mb",
-    "GetMemSharedMB": "mem_shared_mb",
-    "GetMemSharedSavedMB": "mem_shared_saved_mb",
-    "GetMemShares": "mem_shares",
-    "GetMemSwappedMB": "mem_swapped_mb",
-    "GetMemSwapTargetMB": "mem_swap_target_mb",
-    "GetMemTargetSizeMB": "mem_target_size_mb",
-    "GetMemUsedMB": "mem_used_mb",
-    "GetMemZippedMB": "mem_zipped_mb",
-    "GetMemZipSavedMB": "mem_zip_saved_mb",
-    "GetMemShares64": "mem_shares64",
-}
+#: Old-style method name -> the Handle accessor it calls, for every
+#: statistic (from the statistics table, in Snapshot order).  The old package
+#: had all of them but GetMemShares64.
+METHODS: dict[str, str] = {info.compat_name: info.name for info in STATS}
 
 
 _HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class not built into CPython
@@ -372,148 +337,28 @@ class VMGuestLib:
         except VMGuestLibError as exc:
             raise _translate(exc) from None
 
-    # -- statistics (see METHODS) ------------------------------------------
+    if TYPE_CHECKING:
+        # The Get... methods of the statistics are made from the table below.
+        def __getattr__(self, name: str) -> Callable[[], int]: ...
 
-    def GetCpuLimitMHz(self) -> int:
-        """CPU limit (MHz; 0xFFFFFFFF when unlimited)."""
-        return self._get("cpu_limit_mhz")
 
-    def GetCpuReservationMHz(self) -> int:
-        """CPU reservation (MHz)."""
-        return self._get("cpu_reservation_mhz")
+def _getter(info: StatInfo) -> Callable[[VMGuestLib], int]:
+    accessor = info.name
 
-    def GetCpuShares(self) -> int:
-        """CPU shares."""
-        return self._get("cpu_shares")
+    def method(self: VMGuestLib) -> int:
+        return self._get(accessor)
 
-    def GetCpuStolenMs(self) -> int:
-        """CPU time the VM was ready but not scheduled (ms, a counter)."""
-        return self._get("cpu_stolen_ms")
+    method.__name__ = info.compat_name
+    method.__qualname__ = f"VMGuestLib.{info.compat_name}"
+    method.__annotations__ = {"return": int}
+    method.__doc__ = (
+        f"{info.label} ({info.unit}, {info.width}-bit) as of the last UpdateInfo(); "
+        f"the same as Handle.{info.name}()."
+        + (" 0xFFFFFFFF (UNLIMITED) means no limit." if info.is_limit else "")
+    )
+    return method
 
-    def GetCpuUsedMs(self) -> int:
-        """CPU time the VM used (ms, a counter)."""
-        return self._get("cpu_used_ms")
 
-    def GetElapsedMs(self) -> int:
-        """Time since the VM began running on this host (ms, a counter)."""
-        return self._get("elapsed_ms")
-
-    def GetHostCpuUsedMs(self) -> int:
-        """CPU time used by the whole host (ms, a counter)."""
-        return self._get("host_cpu_used_ms")
-
-    def GetHostMemKernOvhdMB(self) -> int:
-        """Memory the host kernel uses (MB; 64-bit)."""
-        return self._get("host_mem_kern_ovhd_mb")
-
-    def GetHostMemMappedMB(self) -> int:
-        """Host memory mapped for VMs (MB; 64-bit)."""
-        return self._get("host_mem_mapped_mb")
-
-    def GetHostMemPhysFreeMB(self) -> int:
-        """Free physical memory of the host (MB; 64-bit)."""
-        return self._get("host_mem_phys_free_mb")
-
-    def GetHostMemPhysMB(self) -> int:
-        """Physical memory of the host (MB; 64-bit)."""
-        return self._get("host_mem_phys_mb")
-
-    def GetHostMemSharedMB(self) -> int:
-        """Memory shared between VMs on the host (MB; 64-bit)."""
-        return self._get("host_mem_shared_mb")
-
-    def GetHostMemSwappedMB(self) -> int:
-        """Memory the host has swapped out (MB; 64-bit)."""
-        return self._get("host_mem_swapped_mb")
-
-    def GetHostMemUnmappedMB(self) -> int:
-        """Host memory not mapped for any VM (MB; 64-bit)."""
-        return self._get("host_mem_unmapped_mb")
-
-    def GetHostMemUsedMB(self) -> int:
-        """Memory in use on the host (MB; 64-bit)."""
-        return self._get("host_mem_used_mb")
-
-    def GetHostNumCpuCores(self) -> int:
-        """Physical CPU cores of the host."""
-        return self._get("host_num_cpu_cores")
-
-    def GetHostProcessorSpeed(self) -> int:
-        """Clock speed of the host's processors (MHz)."""
-        return self._get("host_processor_speed")
-
-    def GetMemActiveMB(self) -> int:
-        """Memory the guest touched recently (MB)."""
-        return self._get("mem_active_mb")
-
-    def GetMemBalloonedMB(self) -> int:
-        """Memory taken back by the balloon driver (MB)."""
-        return self._get("mem_ballooned_mb")
-
-    def GetMemBalloonMaxMB(self) -> int:
-        """Most memory the balloon driver may take back (MB)."""
-        return self._get("mem_balloon_max_mb")
-
-    def GetMemBalloonTargetMB(self) -> int:
-        """Memory the host wants the balloon driver to take back (MB)."""
-        return self._get("mem_balloon_target_mb")
-
-    def GetMemLimitMB(self) -> int:
-        """Memory limit (MB; 0xFFFFFFFF when unlimited)."""
-        return self._get("mem_limit_mb")
-
-    def GetMemLLSwappedMB(self) -> int:
-        """Guest memory swapped to the host's fast swap (MB)."""
-        return self._get("mem_llswapped_mb")
-
-    def GetMemMappedMB(self) -> int:
-        """Guest memory backed by host memory (MB)."""
-        return self._get("mem_mapped_mb")
-
-    def GetMemOverheadMB(self) -> int:
-        """Host memory spent on running the VM (MB)."""
-        return self._get("mem_overhead_mb")
-
-    def GetMemReservationMB(self) -> int:
-        """Memory reservation (MB)."""
-        return self._get("mem_reservation_mb")
-
-    def GetMemSharedMB(self) -> int:
-        """Guest memory shared with identical pages (MB)."""
-        return self._get("mem_shared_mb")
-
-    def GetMemSharedSavedMB(self) -> int:
-        """Host memory saved by page sharing (MB)."""
-        return self._get("mem_shared_saved_mb")
-
-    def GetMemShares(self) -> int:
-        """Memory shares."""
-        return self._get("mem_shares")
-
-    def GetMemShares64(self) -> int:
-        """Memory shares as a 64-bit value (not in the old package)."""
-        return self._get("mem_shares64")
-
-    def GetMemSwappedMB(self) -> int:
-        """Guest memory swapped out by the host (MB)."""
-        return self._get("mem_swapped_mb")
-
-    def GetMemSwapTargetMB(self) -> int:
-        """Guest memory the host aims to keep swapped (MB)."""
-        return self._get("mem_swap_target_mb")
-
-    def GetMemTargetSizeMB(self) -> int:
-        """Memory size the host aims to give the VM (MB; 64-bit)."""
-        return self._get("mem_target_size_mb")
-
-    def GetMemUsedMB(self) -> int:
-        """Host memory consumed by the guest's memory (MB)."""
-        return self._get("mem_used_mb")
-
-    def GetMemZippedMB(self) -> int:
-        """Guest memory held compressed (MB)."""
-        return self._get("mem_zipped_mb")
-
-    def GetMemZipSavedMB(self) -> int:
-        """Host memory saved by compression (MB)."""
-        return self._get("mem_zip_saved_mb")
+for _info in STATS:
+    setattr(VMGuestLib, _info.compat_name, _getter(_info))
+del _info
