@@ -608,5 +608,24 @@ int vgl_handle_init_type(PyObject *module, vgl_state *st)
         }
     }
 #endif
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13's inspect.signature() binds a C __init__ to the class itself,
+     * which fails; it reads a text __signature__ first.  (Earlier versions
+     * take the signature from __init__ and want a Signature object here.) */
+    {
+        PyObject *text = PyUnicode_FromString("()");
+        int rc;
+        if (text == NULL) {
+            return -1;
+        }
+        rc = PyDict_SetItemString(st->handle_type->tp_dict, "__signature__",
+                                  text);
+        Py_DECREF(text);
+        if (rc < 0) {
+            return -1;
+        }
+        PyType_Modified(st->handle_type);
+    }
+#endif
     return PyModule_AddObjectRef(module, "Handle", (PyObject *)st->handle_type);
 }

@@ -10,6 +10,7 @@ Python there in a subprocess.
 
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import shutil
 import subprocess
@@ -94,7 +95,9 @@ def test_without_an_installed_copy_one_line_says_what_to_do(checkout: Path) -> N
 
 def test_other_import_errors_are_not_hidden(checkout: Path) -> None:
     """Only a missing extension is handled: a broken module still fails."""
-    shutil.copy(next(INSTALLED.glob("_vmguestlib*")), checkout / "vmguestlib")
+    ext = next(p for p in INSTALLED.glob("_vmguestlib.*")
+               if p.name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)))
+    shutil.copy(ext, checkout / "vmguestlib")
     (checkout / "vmguestlib" / "sampler.py").write_text("raise RuntimeError('broken')\n")
     r = run(checkout, "-c", "import vmguestlib")
     assert r.returncode != 0 and "RuntimeError: broken" in r.stderr
