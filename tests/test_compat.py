@@ -261,7 +261,13 @@ def test_errors_through_the_api_are_both_kinds(sim: Simulator) -> None:
     # the package's own message is kept: the same as through a Handle
     with pytest.raises(vmguestlib.NotEnabledError) as direct:
         gl.handle.update()  # type: ignore[union-attr]
-    assert str(exc) == str(direct.value) and str(exc)
+    ours = direct.value
+    assert exc.call == "VMGuestLib.UpdateInfo()"
+    for attr in ("function", "reason", "hint"):
+        assert getattr(exc, attr) == getattr(ours, attr), attr
+    assert exc.hint and exc.message == ours.reason
+    assert str(exc) == str(ours).replace(str(ours.call), exc.call, 1)
+    assert str(exc).startswith("VMGuestLib.UpdateInfo(): ")
     sim.fail("UpdateInfo", vmguestlib.ERROR_NOT_ENABLED, times=2)
     with pytest.raises(vmguestlib.NotEnabledError):
         gl.UpdateInfo()
@@ -276,6 +282,11 @@ def test_errors_through_the_api_are_both_kinds(sim: Simulator) -> None:
     except vmguestlib.VMGuestLibException as e:  # the old package's handler
         assert e.errno == vmguestlib.VMGUESTLIB_ERROR_NOT_AVAILABLE
         assert isinstance(e, vmguestlib.NotAvailableError)
+        assert e.call == "VMGuestLib.GetMemZippedMB()"
+        assert e.function == "VMGuestLib_GetMemZippedMB"
+        again = pickle.loads(pickle.dumps(e))
+        assert type(again) is type(e) and str(again) == str(e)
+        assert (again.errno, again.call, again.function) == (e.errno, e.call, e.function)
     else:
         pytest.fail("no exception")
 

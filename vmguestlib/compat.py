@@ -205,8 +205,13 @@ for _base, _code in (
 del _base, _code
 
 
-def _translate(exc: VMGuestLibError) -> VMGuestLibException:
-    """The VMGuestLibException for an error of this package's API."""
+def _translate(exc: VMGuestLibError, call: str) -> VMGuestLibException:
+    """The VMGuestLibException for an error of this package's API, raised
+    while running the old-style *call* (e.g. ``"VMGuestLib.UpdateInfo()"``).
+
+    The structured attributes (``function``, ``reason``, ``hint``, ``tried``
+    ...) are kept; ``call`` and the start of the message name *call*.
+    """
     cls = _BY_CLASS.get(type(exc))
     if cls is None:  # a class this layer does not know: use the closest base
         cls = next(
@@ -215,10 +220,18 @@ def _translate(exc: VMGuestLibError) -> VMGuestLibException:
         )
     code = getattr(exc, "code", None)
     new = cls(code)
-    new._text = str(exc)
-    tried = getattr(exc, "tried", None)
-    if tried is not None:
-        new.tried = tried  # type: ignore[attr-defined]
+    for name, value in vars(exc).items():
+        if name not in ("errno", "message", "strerr", "_text"):
+            setattr(new, name, value)
+    reason = getattr(exc, "reason", None)
+    if reason:
+        new.message = reason
+    text = str(exc)
+    old_call = getattr(exc, "call", None)
+    if old_call and text.startswith(f"{old_call}: "):
+        text = f"{call}: {text[len(old_call) + 2:]}"
+    new.call = call
+    new._text = text
     return new
 
 
@@ -271,7 +284,7 @@ class VMGuestLib:
             try:
                 self.handle = Handle()
             except VMGuestLibError as exc:
-                raise _translate(exc) from None
+                raise _translate(exc, "VMGuestLib.OpenHandle()") from None
         return self.handle
 
     def CloseHandle(self) -> None:
@@ -303,12 +316,12 @@ class VMGuestLib:
             raise VMGuestLibException(VMGUESTLIB_ERROR_INVALID_HANDLE)
         return handle
 
-    def _get(self, accessor: str) -> int:
+    def _get(self, accessor: str, call: str) -> int:
         handle = self._open()
         try:
             value: int = getattr(handle, accessor)()
         except VMGuestLibError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, call) from None
         return value
 
     # -- updates and the session -------------------------------------------
@@ -319,7 +332,7 @@ class VMGuestLib:
         try:
             handle.update()
         except VMGuestLibError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, "VMGuestLib.UpdateInfo()") from None
 
     def GetSessionId(self) -> SessionId:
         """Session id of the last update; changes after vMotion, resume, revert."""
@@ -327,7 +340,7 @@ class VMGuestLib:
         try:
             return SessionId(handle.session_id)
         except VMGuestLibError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, "VMGuestLib.GetSessionId()") from None
 
     def GetResourcePoolPath(self) -> str:
         """Resource pool path of the VM (not in the old package)."""
@@ -335,7 +348,7 @@ class VMGuestLib:
         try:
             return handle.resource_pool_path()
         except VMGuestLibError as exc:
-            raise _translate(exc) from None
+            raise _translate(exc, "VMGuestLib.GetResourcePoolPath()") from None
 
     if TYPE_CHECKING:
         # The Get... methods of the statistics are made from the table below.
@@ -344,9 +357,10 @@ class VMGuestLib:
 
 def _getter(info: StatInfo) -> Callable[[VMGuestLib], int]:
     accessor = info.name
+    call = f"VMGuestLib.{info.compat_name}()"
 
     def method(self: VMGuestLib) -> int:
-        return self._get(accessor)
+        return self._get(accessor, call)
 
     method.__name__ = info.compat_name
     method.__qualname__ = f"VMGuestLib.{info.compat_name}"
