@@ -209,6 +209,10 @@ def test_fork_style_context_manager(sim: Simulator) -> None:
         gl.UpdateInfo()
     assert info.value.errno == vmguestlib.VMGUESTLIB_ERROR_INVALID_HANDLE
     assert isinstance(info.value, vmguestlib.InvalidHandleError)
+    assert str(info.value).startswith("VMGuestLib.UpdateInfo(): the handle is closed [error 8]")
+    assert "OpenHandle()" in str(info.value.hint)
+    with pytest.raises(vmguestlib.InvalidHandleError, match=r"^VMGuestLib\.GetCpuShares\(\)"):
+        gl.GetCpuShares()
     # the fork's explicit style: OpenHandle() again, then UpdateInfo()
     gl.OpenHandle()
     gl.UpdateInfo()

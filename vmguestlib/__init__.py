@@ -13,6 +13,10 @@ session id that changes after vMotion, suspend/resume or snapshot revert::
 
 Outside a VMware VM, ``vmguestlib.testing.simulated()`` provides a simulated
 guest library with the same behaviour.
+
+Code written for the older ``vmguestlib`` package (``VMGuestLib()`` with
+``UpdateInfo()`` and ``Get...()`` methods, ``VMGuestLibException``, the
+``VMGUESTLIB_ERROR_*`` constants) runs unchanged: see :mod:`vmguestlib.compat`.
 """
 
 from __future__ import annotations

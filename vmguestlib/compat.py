@@ -310,14 +310,18 @@ class VMGuestLib:
         state = "closed" if self.handle is None or self.handle.closed else "open"
         return f"<vmguestlib.VMGuestLib {state}>"
 
-    def _open(self) -> Handle:
+    def _open(self, call: str) -> Handle:
         handle = self.handle
         if handle is None:
-            raise VMGuestLibException(VMGUESTLIB_ERROR_INVALID_HANDLE)
+            exc = VMGuestLibException(VMGUESTLIB_ERROR_INVALID_HANDLE)
+            exc.call = call
+            exc.hint = "call OpenHandle() first, or make a new VMGuestLib()"
+            exc._text = f"{call}: the handle is closed [error 8]; {exc.hint}"
+            raise exc
         return handle
 
     def _get(self, accessor: str, call: str) -> int:
-        handle = self._open()
+        handle = self._open(call)
         try:
             value: int = getattr(handle, accessor)()
         except VMGuestLibError as exc:
@@ -328,7 +332,7 @@ class VMGuestLib:
 
     def UpdateInfo(self) -> None:
         """Fetch fresh statistics from the host."""
-        handle = self._open()
+        handle = self._open("VMGuestLib.UpdateInfo()")
         try:
             handle.update()
         except VMGuestLibError as exc:
@@ -336,7 +340,7 @@ class VMGuestLib:
 
     def GetSessionId(self) -> SessionId:
         """Session id of the last update; changes after vMotion, resume, revert."""
-        handle = self._open()
+        handle = self._open("VMGuestLib.GetSessionId()")
         try:
             return SessionId(handle.session_id)
         except VMGuestLibError as exc:
@@ -344,7 +348,7 @@ class VMGuestLib:
 
     def GetResourcePoolPath(self) -> str:
         """Resource pool path of the VM (not in the old package)."""
-        handle = self._open()
+        handle = self._open("VMGuestLib.GetResourcePoolPath()")
         try:
             return handle.resource_pool_path()
         except VMGuestLibError as exc:
