@@ -312,6 +312,8 @@ def test_missing_library_raises_instead_of_crashing() -> None:
         "    assert isinstance(e, vmguestlib.LibraryNotFoundError), type(e)\n"
         "    assert e.errno is None and e.tried, e.tried\n"
         "    assert e.message and e.strerr\n"
+        "    assert e.filename == '/nonexistent/libvmGuestLib.so', e.filename\n"
+        "    assert str(e).startswith('VMGuestLib.OpenHandle(): '), str(e)\n"
         "    print('raised', type(e).__name__)\n"
     )
     env = dict(os.environ, VMGUESTLIB_LIBRARY="/nonexistent/libvmGuestLib.so")

@@ -223,6 +223,8 @@ def _translate(exc: VMGuestLibError, call: str) -> VMGuestLibException:
     for name, value in vars(exc).items():
         if name not in ("errno", "message", "strerr", "_text"):
             setattr(new, name, value)
+    if isinstance(exc, OSError) and isinstance(new, OSError):
+        new.filename = exc.filename  # an OSError field, not in vars()
     reason = getattr(exc, "reason", None)
     if reason:
         new.message = reason
