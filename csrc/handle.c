@@ -151,6 +151,17 @@ done:
     return result;
 }
 
+/* Handle.__init__ as a method with its own signature and text (help() would
+ * otherwise show the generic slot wrapper's "*args, **kwargs"); Handle()
+ * itself still goes through tp_init. */
+static PyObject *handle_init_method(PyObject *op, PyObject *args, PyObject *kw)
+{
+    if (handle_init(op, args, kw) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static void handle_dealloc(PyObject *op)
 {
     HandleObject *self = HANDLE(op);
@@ -496,6 +507,12 @@ static PyObject *handle_repr(PyObject *op)
 }
 
 static PyMethodDef handle_methods[] = {
+    {"__init__", (PyCFunction)(void (*)(void))handle_init_method,
+     METH_VARARGS | METH_KEYWORDS | METH_COEXIST,
+     "__init__($self, /)\n--\n\n"
+     "Open a handle on the guest library (loading the library first if none "
+     "is loaded).  Raises LibraryNotFoundError when no library can be "
+     "loaded and NotRunningInVMError outside a VMware VM."},
     {"close", handle_close, METH_NOARGS,
      "close($self, /)\n--\n\n"
      "Close the handle.  Waits for calls other threads are making on it; "
@@ -591,5 +608,50 @@ int vgl_handle_init_type(PyObject *module, vgl_state *st)
     if (st->handle_type == NULL) {
         return -1;
     }
+#if PY_VERSION_HEX < 0x030A0000
+    {
+        /* 3.9 keeps only the part of Py_tp_doc after the signature, so the
+         * type has no __text_signature__ and inspect.signature(Handle)
+         * fails.  Give it the whole text (__doc__ is unchanged: it comes
+         * from the type's dict). */
+        const char *full = NULL;
+        PyType_Slot *slot;
+        for (slot = handle_slots; slot->slot != 0; slot++) {
+            if (slot->slot == Py_tp_doc) {
+                full = (const char *)slot->pfunc;
+            }
+        }
+        if (full != NULL) {
+            size_t len = strlen(full) + 1;
+            char *doc = PyObject_Malloc(len);
+            if (doc == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(doc, full, len);
+            PyObject_Free((void *)st->handle_type->tp_doc);
+            st->handle_type->tp_doc = doc;
+        }
+    }
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13's inspect.signature() binds a C __init__ to the class itself,
+     * which fails; it reads a text __signature__ first.  (Earlier versions
+     * take the signature from __init__ and want a Signature object here.) */
+    {
+        PyObject *text = PyUnicode_FromString("()");
+        int rc;
+        if (text == NULL) {
+            return -1;
+        }
+        rc = PyDict_SetItemString(st->handle_type->tp_dict, "__signature__",
+                                  text);
+        Py_DECREF(text);
+        if (rc < 0) {
+            return -1;
+        }
+        PyType_Modified(st->handle_type);
+    }
+#endif
     return PyModule_AddObjectRef(module, "Handle", (PyObject *)st->handle_type);
 }
