@@ -50,6 +50,7 @@ from vmguestlib._vmguestlib import (
     library_path,
     load,
 )
+from vmguestlib.extended import ExtendedStats, ExtendedStatsError, read_extended
 from vmguestlib.sampler import NoRatesReason, Sample, Sampler
 
 
@@ -78,6 +79,8 @@ __all__ = [
     "ERROR_UNSUPPORTED_VERSION",
     "UNLIMITED",
     "BufferTooSmallError",
+    "ExtendedStats",
+    "ExtendedStatsError",
     "Handle",
     "InvalidArgError",
     "InvalidHandleError",
@@ -98,5 +101,6 @@ __all__ = [
     "error_text",
     "library_path",
     "load",
+    "read_extended",
     "snapshot",
 ]

@@ -826,20 +826,26 @@ SIM_MAYBE_UNUSED static int64_t sim_x_value_locked(const sim_xmetric *m)
 }
 
 /* The literal of a typed metric's value (no quotes), into num. */
-SIM_MAYBE_UNUSED static void sim_x_number_locked(const sim_xmetric *m, unsigned hostile, char *num,
-                                size_t cap)
+SIM_MAYBE_UNUSED static void sim_x_number_locked(const sim_xmetric *m, unsigned hostile,
+                                                 int64_t delta, char *num, size_t cap)
 {
     if (m->special == SIM_XSPECIAL_SESSION) {
         (void)snprintf(num, cap, "%llu", (unsigned long long)sim_host.session);
         return;
     }
     {
-        int64_t v = sim_x_value_locked(m);
+        int64_t v = sim_x_value_locked(m) + delta;
         if ((hostile & VGL_SIM_XH_NEGATIVE) && m->type != NULL &&
             strcmp(m->type, "accumulate") == 0)
             v = -v - 1;
-        (void)snprintf(num, cap, "%lld%s", (long long)v,
-                       (hostile & VGL_SIM_XH_BEYOND_64) ? "000000000000000000000" : "");
+        if (hostile & VGL_SIM_XH_BEYOND_64) {
+            /* 9 * 10^20 + |v|, with v's sign: beyond 64 bits either way */
+            unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v
+                                           : (unsigned long long)v;
+            (void)snprintf(num, cap, "%s9%020llu", v < 0 ? "-" : "", mag);
+        } else {
+            (void)snprintf(num, cap, "%lld", (long long)v);
+        }
     }
 }
 
@@ -853,9 +859,8 @@ SIM_MAYBE_UNUSED static void sim_x_metric_locked(sim_buf *b, int enc, const sim_
     size_t val_len = m->text_len;
 
     if (val == NULL) {
-        sim_x_number_locked(m, hostile, num, sizeof num);
-        if (copy)   /* the duplicate carries another value */
-            strcat(num, "1");
+        /* a duplicate carries another value */
+        sim_x_number_locked(m, hostile, copy ? 1 : 0, num, sizeof num);
         val = num;
         val_len = strlen(num);
     }
