@@ -60,19 +60,19 @@ _MIN = -(2**63)
 _MAX = 2**64 - 1
 
 # units -> (base unit, factor).  VMware's KB and MB are binary (1024).
-_BASE_UNITS: dict[str, tuple[str, int | float]] = {
-    "bytes": ("bytes", 1),
-    "B": ("bytes", 1),
-    "KB": ("bytes", 1024),
-    "MB": ("bytes", 1024 * 1024),
-    "GB": ("bytes", 1024**3),
-    "ns": ("seconds", 1e-9),
-    "us": ("seconds", 1e-6),
-    "ms": ("seconds", 1e-3),
-    "s": ("seconds", 1),
-    "MHz": ("hertz", 1_000_000),
-    "KBps": ("bytes_per_second", 1024),
-    "MBps": ("bytes_per_second", 1024 * 1024),
+_BASE_UNITS: dict[str, tuple[str, int, int]] = {  # unit: (base unit, times, divided by)
+    "bytes": ("bytes", 1, 1),
+    "B": ("bytes", 1, 1),
+    "KB": ("bytes", 1024, 1),
+    "MB": ("bytes", 1024 * 1024, 1),
+    "GB": ("bytes", 1024**3, 1),
+    "ns": ("seconds", 1, 1_000_000_000),
+    "us": ("seconds", 1, 1_000_000),
+    "ms": ("seconds", 1, 1000),
+    "s": ("seconds", 1, 1),
+    "MHz": ("hertz", 1_000_000, 1),
+    "KBps": ("bytes_per_second", 1024, 1),
+    "MBps": ("bytes_per_second", 1024 * 1024, 1),
 }
 
 _INT_TEXT = re.compile(r"-?[0-9]+\Z")
@@ -134,7 +134,10 @@ class Metric(NamedTuple):
         if type(value) is not int or self.unlimited:
             return None
         conv = _BASE_UNITS.get(self.units or "")
-        return value if conv is None else value * conv[1]
+        if conv is None:
+            return value
+        _, times, div = conv
+        return value * times if div == 1 else value * times / div
 
 
 def _typed(name: str, raw: object, units: object, kind: object) -> Metric:
