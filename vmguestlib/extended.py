@@ -181,7 +181,7 @@ class Category(Mapping[str, Metric]):
         #: the disk or MAC address of a ``vscsi``/``vnet`` category, else None
         self.instance: str | None = instance or None
         # name -> Metric, or -> the metric's checked JSON fields until first use
-        self._fields: dict[str, Any] = dict(metrics)
+        self._fields: dict[str, Any] = dict(metrics)  # a copy: nobody else holds it
         self._metrics: dict[str, Metric] = {}
 
     def __getitem__(self, key: str) -> Metric:
@@ -201,6 +201,9 @@ class Category(Mapping[str, Metric]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._fields
+
+    def get(self, key: str, default: Metric | None = None) -> Metric | None:  # type: ignore[override]
+        return self[key] if key in self._fields else default
 
     def __repr__(self) -> str:
         return f"<Category {self.name!r}: {len(self._fields)} metrics>"
@@ -253,6 +256,9 @@ def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_dict_len = dict.__len__
+
+
 def _json_metrics(category: str, raw: bytes) -> dict[str, Any]:
     """Metric name -> Metric, or -> a plain dict of fields (checked: built lazily)."""
     try:
@@ -270,12 +276,16 @@ def _json_metrics(category: str, raw: bytes) -> dict[str, Any]:
     # strings), so colons >= keys sent >= keys decoded, and equality of the
     # two ends proves that no key was repeated.  Otherwise the slow path
     # decodes again, noting repeats.
+    # (dict.__len__ refuses anything but a dict: one C pass checks the types
+    # and counts the fields.)
     if type(doc) is dict:
-        top: dict[str, Any] = doc
-        values = top.values()
-        if (set(map(type, values)) <= {dict}
-                and raw.count(b":") == len(top) + sum(map(len, values))):
-            return top  # metrics built when first looked at
+        try:
+            fields = sum(map(_dict_len, doc.values()))
+        except TypeError:
+            pass  # a metric that is not an object: the tolerant path
+        else:
+            if raw.count(b":") == len(doc) + fields:
+                return doc  # metrics built when first looked at
     try:
         doc = json.loads(raw, object_pairs_hook=_pairs_hook)
     except (ValueError, RecursionError) as exc:  # pragma: no cover - parsed above
