@@ -58,7 +58,8 @@ def test_json_and_watch(sim: Simulator, handle: vmguestlib.Handle) -> None:
     assert d["reason"] is None and d["interval_seconds"] == pytest.approx(4.0)
     assert d["rates"]["resources"]["vm.cpu.contention.cpu"] == pytest.approx(0.02)
     cells = watch_line(r).split()
-    assert len(cells) == 10 and watch_header().split()[:4] == ["time", "cont.cpu%", "cont.mem%", "used%"]
+    assert len(cells) == 10
+    assert watch_header().split()[:4] == ["time", "cont.cpu%", "cont.mem%", "used%"]
     assert cells[1:6] == ["2.00", "0.10", "50.0", "4096", "8192"]
     assert cells[6:8] == ["40000", "100000"]
     assert to_dict(r.current)["errors"] == {}
