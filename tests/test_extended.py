@@ -211,6 +211,7 @@ def test_unparseable_reply_raises(sim: Simulator, handle: vmguestlib.Handle,
     exc = info.value
     assert isinstance(exc, vmguestlib.VMGuestLibError)
     assert exc.category == NIC and exc.raw == handle.stat(NIC, "json") and exc.code is None
+    assert str(exc).startswith(f"extended statistic {NIC!r}: not valid JSON")
     skipped = read_extended(handle, errors="skip")
     assert NIC not in skipped.categories and "resources" in skipped.categories
     assert skipped.errors[NIC].category == NIC

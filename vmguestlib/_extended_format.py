@@ -53,7 +53,7 @@ def table(ext: ExtendedStats) -> str:
             lines.append(line.rstrip())
     for name, exc in ext.errors.items():
         lines.append("")
-        lines.append(f"[{_printable(name)}] unreadable reply: {_printable(exc.reason)}")
+        lines.append(f"[{_printable(name)}] unreadable reply: {_printable(exc.reason or '')}")
     return "\n".join(lines) + "\n"
 
 

@@ -92,7 +92,10 @@ class ExtendedStatsError(VMGuestLibError):
         super().__init__(f"extended statistic {category!r}: {reason}")
         self.category = category
         self.raw = raw
-        self.reason = reason
+        self.call: str | None = f"extended statistic {category!r}"
+        self.function: str | None = None
+        self.reason: str = reason
+        self.hint: str | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.category, self.raw, self.reason))
