@@ -179,8 +179,10 @@ class ExtendedSampler:
     """Reads the extended statistics and gives the rates since the previous
     reading (thread safe: concurrent calls are serialised)."""
 
-    def __init__(self, handle: StatSource) -> None:
+    def __init__(self, handle: StatSource, categories: list[str] | None = None) -> None:
+        """``categories``: read only these (default: every category listed)."""
         self._handle = handle
+        self._categories = None if categories is None else list(categories)
         self._prev: ExtendedStats | None = None
         self._lock = threading.Lock()
 
@@ -188,7 +190,7 @@ class ExtendedSampler:
         """Read once (skipping categories that cannot be parsed) and return
         the rates since the previous call."""
         with self._lock:
-            cur = read_extended(self._handle, errors="skip")
+            cur = read_extended(self._handle, categories=self._categories, errors="skip")
             result = extended_rates(self._prev, cur)
             self._prev = cur
             return result
