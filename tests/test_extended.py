@@ -165,6 +165,10 @@ def test_category_gone_between_listing_and_request(sim: Simulator,
 
 def test_only_some_categories(sim: Simulator, handle: vmguestlib.Handle) -> None:
     ext = read_extended(handle, categories=["resources"])
+    assert list(ext.categories) == ["session", "resources"]
+    assert ext.session_id == sim.session_id
+    sim.extended.remove("session")
+    ext = read_extended(handle, categories=["resources", "session"])
     assert list(ext.categories) == ["resources"] and ext.session_id is None
 
 

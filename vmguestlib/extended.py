@@ -601,7 +601,8 @@ class StatSource(Protocol):
 
 def read_extended(handle: StatSource, *, categories: list[str] | None = None,
                   errors: str = "raise") -> ExtendedStats:
-    """Read every extended statistic (or only ``categories``) once.
+    """Read every extended statistic (or only ``categories``, plus
+    ``session``, which carries the session id) once.
 
     ``handle`` is an open :class:`vmguestlib.Handle`; the requests go through
     :meth:`~vmguestlib.Handle.stat`, which refuses them where the library did
@@ -617,9 +618,12 @@ def read_extended(handle: StatSource, *, categories: list[str] | None = None,
         raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
     stat = handle.stat
     names = _listing(stat("", "text")) if categories is None else list(categories)
-    if "session" in names:  # first: the id the rest belongs to
+    # The session first, always: it carries the id the rest belongs to.
+    if categories is None and "session" in names:
         names.remove("session")
         names.insert(0, "session")
+    elif categories is not None:
+        names = ["session", *(n for n in names if n != "session")]
     out: dict[str, Category] = {}
     failed: dict[str, ExtendedStatsError] = {}
     for name in names:
