@@ -75,7 +75,10 @@ _BASE_UNITS: dict[str, tuple[str, int, int]] = {  # unit: (base unit, times, div
     "MBps": ("bytes_per_second", 1024 * 1024, 1),
 }
 
-_INT_TEXT = re.compile(r"-?[0-9]+\Z")
+# An integer's text, at most 40 characters: anything longer cannot fit in
+# 64 bits anyway, and int() of thousands of digits is refused (or slow).
+_INT_TEXT = re.compile(r"-?[0-9]{1,39}\Z")
+_LONG_INT_TEXT = re.compile(r"-?[0-9]{40,}\Z")
 
 
 class ExtendedStatsError(VMGuestLibError):
@@ -157,6 +160,8 @@ def _typed(name: str, raw: object, units: object, kind: object) -> Metric:
     value = raw
     if type(value) is str and _INT_TEXT.match(value):
         value = int(value)
+    elif type(value) is str and _LONG_INT_TEXT.match(value):
+        return Metric(name, None, units, kind, "value does not fit in 64 bits", raw)
     if type(value) is not int:
         return Metric(name, None, units, kind, "value is not an integer", raw)
     if not _MIN <= value <= _MAX:
