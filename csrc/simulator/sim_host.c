@@ -1963,6 +1963,7 @@ int64_t vgl_sim_counter_value(int i)
     return 0;
 }
 
+#ifdef VGL_BENCH_HOOKS /* benchmarks' own build only */
 vgl_status vgl_sim_accessor_loop(uint64_t n, uint64_t *elapsed_ns)
 {
 #if defined(VGL_SIM_NO_OPTIONAL) || defined(VGL_SIM_NO_REQUIRED)
@@ -1997,3 +1998,4 @@ vgl_status vgl_sim_accessor_loop(uint64_t n, uint64_t *elapsed_ns)
     return st != VGL_ERROR_SUCCESS ? st : close_st;
 #endif
 }
+#endif
