@@ -265,7 +265,9 @@ def test_every_hostile_kind_together(sim: Simulator, handle: vmguestlib.Handle) 
     for encoding in ("json", "xml", "text"):
         for kind in HOSTILE_REPLIES:
             sim.extended.hostile(None, kind)
-            for cat in sim.extended.categories:
+            # huge replies are slow to make and parse: one category is enough
+            cats = [NIC] if kind == "huge" else sim.extended.categories
+            for cat in cats:
                 raw = handle.stat(cat, encoding)
                 try:
                     parsed = parse_category(cat, raw, encoding)
@@ -317,7 +319,7 @@ def test_tolerant_shapes() -> None:
 
 # -- fuzzing (bounded) -------------------------------------------------------------------
 
-_FUZZ = settings(max_examples=300, deadline=None,
+_FUZZ = settings(max_examples=150, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])
 
 _json_values = st.recursive(
