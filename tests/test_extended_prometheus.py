@@ -95,11 +95,13 @@ def test_hostile_names_and_values_stay_valid(sim: Simulator, handle: vmguestlib.
     ext.set_metric("resources", "weird_name_y", 5, kind="instant", units="KB")  # other type
     ext.add_nic('we"ird\\mac x')
     ext.set_metric("session", "1st", "a\"b\\c\nd", kind=None)
+    ext.set_metric("session", "session.id", "not the id", kind=None)
     ext.set_metric("odd cat", "m", 1, kind="instant", units="furlongs/fortnight")
     text = render(None, extended=read_extended(handle))
     _promtool(text)
     assert 'interface="we\\"ird\\\\mac x"' in text
     assert 'm_1st="a\\"b\\\\c\\nd"' in text
+    assert f'session_id="0x{sim.session_id:x}"' in text and "not the id" not in text
     assert 'vmware_guest_extended_oddm_furlongs_fortnight{instance="cat"} 1' in text
     ext.set_metric("resources", "wait.ms", 1, kind="instant", units="minutes")
     ext.set_metric("resources", "kilobytes.h", 1, kind="instant", units="kb")

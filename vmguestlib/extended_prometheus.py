@@ -137,7 +137,8 @@ def extended_families(data: ExtendedStats | ExtendedRates) -> list[MetricFamily]
             if isinstance(m.value, str):
                 if cat.name == "session" and m.kind is None:
                     label = sanitize(mname) or "unnamed"
-                    info["m_" + label if label[0].isdigit() else label] = m.value
+                    label = "m_" + label if label[0].isdigit() else label
+                    info.setdefault(label, m.value)  # the first of a sanitised name
                 continue
             if m.unlimited:
                 unlimited.append(({"category": cat.name, "metric": mname}, 1))
