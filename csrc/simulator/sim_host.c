@@ -16,7 +16,11 @@
  *   - GetResourcePoolPath reports BUFFER_TOO_SMALL and the needed size
  *     (length + 1) when the caller's buffer is too small;
  *   - StatGet returns a malloc'd, NUL-terminated reply (size without the NUL)
- *     to be released with StatFree.
+ *     to be released with StatFree: the extended statistics (categories of
+ *     metrics with units and type, see "extended statistics" below) rendered
+ *     in the encoding asked for, or a reply set as is by the control API;
+ *     a request longer than the real library's 256-byte command buffer
+ *     fails (BUFFER_TOO_SMALL here).
  *
  * On top of that it measures how it is used: calls per entry point, open
  * handles, entries on one handle while another thread is inside the library

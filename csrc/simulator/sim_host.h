@@ -108,8 +108,9 @@ int vgl_sim_set_pool_path(const char *path, size_t len);
 /* A malloc'd NUL-terminated copy (length in *len), NULL when out of memory. */
 char *vgl_sim_copy_pool_path(size_t *len);
 
-/* StatGet reply for `stat` (stat "" = the list of stats); reply NULL removes
- * it.  0 on success, -1 when out of memory. */
+/* StatGet reply for `stat` (stat "" = the list of stats), in every encoding,
+ * in place of what the extended statistics below would give; reply NULL
+ * removes it.  0 on success, -1 when out of memory. */
 int vgl_sim_set_stat_reply(const char *stat, size_t stat_len, const char *reply,
                            size_t reply_len);
 
