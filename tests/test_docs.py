@@ -269,8 +269,12 @@ def test_python_example(block: Block) -> None:
 
 def test_pipes_are_applied() -> None:
     test_simulated_console_example("-", "vmguestlib --simulate speed | cut -c1-4", ["2394"])
+    full = run_cli(["--simulate", "raw", "text", "host"]).stdout.splitlines()
+    assert len(full) >= 2
     test_simulated_console_example("-", "vmguestlib --simulate raw text host | tail -1",
-                                   ["host.mem.mb = 524288"])
+                                   full[-1:])
+    test_simulated_console_example("-", "vmguestlib --simulate raw text host | head -1",
+                                   full[:1])
     with pytest.raises(AssertionError):
         test_simulated_console_example("-", "vmguestlib --simulate speed | cut -c1-4",
                                        ["2394 MHz"])
@@ -278,8 +282,10 @@ def test_pipes_are_applied() -> None:
 
 # -- examples with a test of their own ---------------------------------------------------
 
-def _blocks_with(text: str) -> list[Block]:
-    return [b for b in ALL_BLOCKS if b.lang == "console" and text in b.body]
+def _blocks_for(test: str) -> list[Block]:
+    """The console blocks marked as run by this test of this file."""
+    return [b for b in ALL_BLOCKS if b.lang == "console"
+            and b.marker.split()[:2] == ["tested-by", f"test_docs.py::{test}"]]
 
 
 def test_quick_start_with_the_library_but_off_a_vm() -> None:
@@ -311,13 +317,14 @@ def _watch_output(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 
 
 def watch_commands() -> list[tuple[str, list[str]]]:
-    return [(c, e) for b in _blocks_with("--watch") for c, e in commands_of(b)
-            if c.startswith("vmguestlib --simulate --watch")]
+    return [(c, e) for b in _blocks_for("test_watch_example") for c, e in commands_of(b)]
 
 
 def test_watch_example(monkeypatch: pytest.MonkeyPatch,
                        capsys: pytest.CaptureFixture[str]) -> None:
     assert watch_commands()
+    # Each one must end by itself.
+    assert all({"-n", "--count"} & set(shlex.split(c)) for c, _ in watch_commands())
     clock = re.compile(r"^\d\d:\d\d:\d\d")
     for command, expected in watch_commands():
         got = _watch_output(monkeypatch, capsys, shlex.split(command)[1:])
@@ -327,8 +334,8 @@ def test_watch_example(monkeypatch: pytest.MonkeyPatch,
 
 def test_json_lines_example(monkeypatch: pytest.MonkeyPatch,
                             capsys: pytest.CaptureFixture[str]) -> None:
-    ((block, command, expected),) = [(b, c, e) for b in _blocks_with("| jq")
-                                     for c, e in commands_of(b) if "| jq" in c]
+    ((block, command, expected),) = [(b, c, e) for b in _blocks_for("test_json_lines_example")
+                                     for c, e in commands_of(b)]
     words = shlex.split(command)
     keys = re.findall(r"\w+", words[words.index("jq") + 2])
     got = _watch_output(monkeypatch, capsys, words[1:words.index("|")])
@@ -345,9 +352,9 @@ def test_json_lines_example(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_real_library_error_example() -> None:
-    ((block, command, expected),) = [(b, c, e) for b in _blocks_with(REAL_LIBRARY)
-                                     for c, e in commands_of(b) if c.startswith("vmguestlib")]
-    assert marked(block, "tested-by")
+    ((block, command, expected),) = [
+        (b, c, e) for b in _blocks_for("test_real_library_error_example")
+        for c, e in commands_of(b) if c.startswith(f"vmguestlib --library {REAL_LIBRARY}")]
     status = dict(commands_of(block))["echo $?"]
     if not os.path.exists(REAL_LIBRARY):
         pytest.skip("needs Debian's libguestlib.so.0")
