@@ -27,7 +27,7 @@ Adding a command: write a module ``vmguestlib/cli/NAME.py`` with
   through ``_watch.repeat(ctx, step)`` (or ``ctx.write``); failures are
   ``_errors.CliError`` (``_errors.failure()`` for the binding's exceptions);
 
-then add one line for it to ``_COMMANDS`` below.  Import heavy modules
+then add one line for it (module name, its ``NAMES``) to ``_COMMANDS`` below.  Import heavy modules
 (the exporter, optional dependencies) inside ``run``, so that other commands
 start fast.
 """
@@ -38,14 +38,12 @@ import argparse
 import os
 import sys
 import time  # noqa: F401 (the clock the --watch schedule sleeps on; tests replace its sleep)
-from collections.abc import Iterable, Sequence
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from .._vmguestlib import VMGuestLibError, load
-from . import raw, serve, sessionid, single, stat
-from ._common import FORMATS, Context, Parser, SubParsers, add_options
+from ._common import FORMATS, Context, LazyCommands, Parser, add_options
 from ._errors import (
     EX_OK,
     EX_OSERR,
@@ -80,19 +78,26 @@ __all__ = [
     "main",
 ]
 
-#: The commands in --help order: (module, also a word after ``stat``).
-_COMMANDS: tuple[tuple[ModuleType, bool], ...] = (
-    (stat, False),
-    (single, True),
-    (sessionid, True),
-    (raw, True),
-    (serve, False),
+#: The commands in --help order: (module, the command names it adds (its
+#: ``NAMES``), also a word after ``stat``).  A module is imported when one of
+#: its commands is used (or on --help), so that each command starts fast.
+_COMMANDS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("stat", ("stat",), False),
+    ("single", ("speed", "balloon", "swap", "memlimit", "memres", "cpures", "cpulimit"), True),
+    ("sessionid", ("sessionid",), True),
+    ("raw", ("raw",), True),
+    ("serve", ("serve",), False),
 )
 #: every command name
-COMMANDS: tuple[str, ...] = tuple(name for module, _ in _COMMANDS for name in module.NAMES)
+COMMANDS: tuple[str, ...] = tuple(name for _, names, _ in _COMMANDS for name in names)
 
-#: what runs when no command is given (and for ``stat``)
-_cmd_stat = stat.run
+
+def _cmd_stat(ctx: Context) -> int:
+    """What runs when no command is given (and for ``stat``)."""
+    from . import stat  # noqa: PLC0415
+
+    return stat.run(ctx)
+
 
 _DEBUG_ENV = "VMGUESTLIB_DEBUG"
 
@@ -115,111 +120,11 @@ examples:
 """
 
 
-class _Pending:
-    """Stands in the subparsers' map for a command whose parser is not made yet."""
-
-    def __repr__(self) -> str:
-        return "<not built yet>"
-
-
-_PENDING: Any = _Pending()
-
-
-class _LazyMap(dict):  # type: ignore[type-arg]
-    """The name -> parser map of :class:`_LazyCommands`: its keys are every
-    command (so membership and the "choose from" list are complete), its
-    values are made when first read."""
-
-    def __init__(self, owner: _LazyCommands) -> None:
-        super().__init__()
-        self._owner = owner
-
-    def __getitem__(self, name: str) -> argparse.ArgumentParser:
-        if dict.__getitem__(self, name) is _PENDING:
-            self._owner.build(name)
-        return dict.__getitem__(self, name)  # type: ignore[no-any-return]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self else default  # noqa: SIM401 (builds it)
-
-    def values(self) -> Any:
-        self._owner.build_all()
-        return super().values()
-
-    def items(self) -> Any:
-        self._owner.build_all()
-        return super().items()
-
-
-class _LazyCommands(SubParsers):
-    """Subparsers made on first use: a run builds the parser of its own
-    command only (building all of them costs more than the command itself),
-    ``--help`` builds them all.  Parsing, help and error messages are those of
-    argparse's own subparsers."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._name_parser_map = self.choices = _LazyMap(self)
-        self._builders: dict[str, tuple[ModuleType, bool]] = {}
-
-    def defer(self, modules: Iterable[ModuleType], *, with_words: bool = False) -> None:
-        """Add each module's commands, to be registered when first needed;
-        *with_words*: the ``stat`` command also takes the commands that may
-        follow it (``stat speed``)."""
-        for module in modules:
-            for name in module.NAMES:
-                dict.__setitem__(self._name_parser_map, name, _PENDING)
-                self._builders[name] = (module, with_words)
-
-    def build(self, name: str) -> None:
-        module, with_words = self._builders.pop(name)
-        for other in module.NAMES:
-            self._builders.pop(other, None)
-        module.register(self)
-        order = list(self._name_parser_map)
-        self._choices_actions.sort(key=lambda action: order.index(action.dest))
-        if with_words and module is stat:
-            words = self._name_parser_map["stat"].add_subparsers(
-                dest="stat_command", metavar="COMMAND", parser_class=Parser,
-                action=_LazyCommands)
-            assert isinstance(words, _LazyCommands)
-            words.defer(m for m, after_stat in _COMMANDS if after_stat)
-
-    def build_all(self) -> None:
-        while self._builders:
-            self.build(next(iter(self._builders)))
-
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        names = self._name_parser_map
-        if dict.get(names, name) is not _PENDING:
-            return super().add_parser(name, **kwargs)
-        # Made in the place its name holds: the order of the names stays that
-        # of the commands, whichever is built first.
-        order = list(names)
-        dict.__delitem__(names, name)
-        parser = super().add_parser(name, **kwargs)
-        built = {key: dict.__getitem__(names, key) for key in order}
-        dict.clear(names)
-        dict.update(names, built)
-        return parser
-
-    def _get_subactions(self) -> list[argparse.Action]:
-        self.build_all()
-        return super()._get_subactions()
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
-        name = values[0]
-        if dict.get(self._name_parser_map, name) is _PENDING:
-            self.build(name)
-        super().__call__(parser, namespace, values, option_string)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``vmguestlib`` command.
 
     Each command's own parser is made when it is first used (``--help``
-    makes them all): see :class:`_LazyCommands`.
+    makes them all): see :class:`~vmguestlib.cli._common.LazyCommands`.
     """
     parser = Parser(
         prog=PROG,
@@ -232,9 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.set_defaults(handler=_cmd_stat)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser,
-                                action=_LazyCommands)
-    assert isinstance(sub, _LazyCommands)
-    sub.defer((module for module, _ in _COMMANDS), with_words=True)
+                                action=LazyCommands)
+    assert isinstance(sub, LazyCommands)
+    # "stat" also takes the commands that may follow it ("stat speed").
+    sub.defer([(module, names) for module, names, _ in _COMMANDS],
+              nested={"stat": [(module, names) for module, names, word in _COMMANDS if word]})
     return parser
 
 
