@@ -86,6 +86,7 @@ _COMMANDS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("single", ("speed", "balloon", "swap", "memlimit", "memres", "cpures", "cpulimit"), True),
     ("sessionid", ("sessionid",), True),
     ("raw", ("raw",), True),
+    ("extended", ("extended",), False),
     ("serve", ("serve",), False),
 )
 #: every command name
