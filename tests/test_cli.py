@@ -688,7 +688,7 @@ def test_serve_without_prometheus_client_exits_69(sim: Simulator,
     rc, _, err = run(capsys, "serve", "--port", "0")
     assert rc == 69
     assert_one_error_line(err)
-    assert "vmguestlib[prometheus]" in err
+    assert "vsphere-guestlib[prometheus]" in err
 
 
 def test_serve_not_in_a_vm_exits_69(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:

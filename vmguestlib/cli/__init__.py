@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_server(collector: VMGuestLibCollector, address: str, port: int) -> WSGIServer:
     """The HTTP server ``serve`` runs: :func:`vmguestlib.prometheus.make_server`
-    (imported only by ``serve``)."""
+    (imported only by ``serve``).  ``serve`` looks it up on this package, so
+    that it can be replaced, e.g. by a test that wants the server object."""
     from ..prometheus import make_server as make  # noqa: PLC0415
 
     return make(collector, address, port)

@@ -34,7 +34,7 @@ def register(sub: SubParsers) -> None:
         sub, "serve", handler=run, formats=(), repeat=False,
         help="Prometheus exporter over HTTP",
         description="Serve the statistics to Prometheus over HTTP (needs the "
-                    "vmguestlib[prometheus] extra).  Each scrape reads fresh values.",
+                    "vsphere-guestlib[prometheus] extra).  Each scrape reads fresh values.",
     )
     parser.add_argument("--port", type=_port, required=True,
                         help="TCP port to listen on (0: any free port)")
@@ -68,7 +68,7 @@ def run(ctx: Context) -> int:
         import prometheus_client  # noqa: F401, PLC0415 (optional dependency)
     except ImportError:
         raise CliError(EX_UNAVAILABLE, f"{PROG}: serve needs the prometheus_client "
-                       "package; install it with: pip install 'vmguestlib[prometheus]'"
+                       "package; install it with: pip install 'vsphere-guestlib[prometheus]'"
                        ) from None
     from .. import cli  # noqa: PLC0415 (its make_server: the server to run)
     from ..prometheus import VMGuestLibCollector  # noqa: PLC0415
