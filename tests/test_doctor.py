@@ -383,3 +383,25 @@ def test_doc_examples() -> None:
         assert as_installed(r.stdout.splitlines()) == as_installed(expected), command
         checked += 1
     assert checked >= 3
+
+
+@pytest.mark.skipif(not DOC.exists(), reason="needs the source tree's docs")
+def test_doc_disabled_example(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """The Guest API disabled example: the lines that do not depend on the
+    library's own text are the ones printed."""
+    text = DOC.read_text()
+    section = text[text.index("## The Guest API is disabled"):]
+    shown = re.search(r"^```text\n(.*?)^```$", section, re.M | re.S)
+    assert shown is not None
+    sim.fail("UpdateInfo", vmguestlib.ERROR_NOT_ENABLED)
+    rc, out, _ = run(capsys, "doctor")
+    assert rc == 69
+    got = out.splitlines()[2:]
+    expected = shown.group(1).splitlines()
+    assert len(got) == len(expected)
+    for line, doc_line in zip(got, expected):
+        if "..." in doc_line:
+            head, tail = doc_line.split("...")
+            assert line.startswith(head) and line.endswith(tail), (line, doc_line)
+        else:
+            assert line == doc_line

@@ -5,7 +5,6 @@ loaded, or every place searched with the reason each failed), whether this is
 a VMware VM (the library's OpenHandle), whether the Guest API is enabled (its
 UpdateInfo), and reads the session id.  Each problem comes with what to do.
 It never asks the host for raw statistics (StatGet).
-
 """
 
 from __future__ import annotations
