@@ -251,6 +251,12 @@ def test_a_failed_search_lists_every_place_and_its_reason() -> None:
                      fields(text)["guest library"])
     hint, = hints(text)
     assert "open-vm-tools" in hint and "--library PATH" in hint
+    # The other commands keep to one line, and send here for the list.
+    r = subprocess.run([sys.executable, "-c", HIDE_AND_RUN, "stat"], env=env,
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert (r.returncode, r.stdout) == (69, "")
+    assert len(r.stderr.splitlines()) == 1
+    assert "'vmguestlib doctor' lists every place searched" in r.stderr
 
 
 @pytest.mark.skipif(not HAVE_REAL, reason="needs Debian's libguestlib.so.0")

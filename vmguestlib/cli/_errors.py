@@ -83,6 +83,8 @@ def failure(what: str, exc: VMGuestLibError) -> CliError:
     """
     code, hint = advice(exc)
     if isinstance(exc, LibraryNotFoundError):
+        if exc.filename is None:        # a search: the places are listed by doctor
+            hint += f"; '{PROG} doctor' lists every place searched"
         hint += "; --simulate tries the tool without a VM"
     return CliError(code, f"{what}: {library_reason(exc)}; {hint}")
 
