@@ -45,7 +45,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .._vmguestlib import VMGuestLibError, load
-from . import doctor, raw, serve, sessionid, single, stat
+from . import doctor, extended, raw, serve, sessionid, single, stat
 from ._common import FORMATS, Context, Parser, add_options
 from ._errors import (
     EX_OK,
@@ -88,6 +88,7 @@ _COMMANDS: tuple[tuple[ModuleType, bool], ...] = (
     (single, True),
     (sessionid, True),
     (raw, True),
+    (extended, False),
     (serve, False),
     (doctor, False),
 )
