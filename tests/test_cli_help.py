@@ -198,12 +198,12 @@ def test_a_command_builds_only_its_own_parser(sim: Simulator, monkeypatch: pytes
                                               capsys: pytest.CaptureFixture[str]) -> None:
     """Building every command's parser costs more than running one command:
     `speed` must not make the parsers of serve, raw or sessionid."""
-    from vmguestlib.cli import extended, raw, serve, sessionid  # noqa: PLC0415
+    from vmguestlib.cli import doctor, extended, raw, serve, sessionid  # noqa: PLC0415
 
     def refuse(sub: object) -> None:
         raise AssertionError("a parser was made that this command does not use")
 
-    for module in (serve, raw, sessionid, extended):
+    for module in (serve, raw, sessionid, extended, doctor):
         monkeypatch.setattr(module, "register", refuse)
     assert cli.main(["speed"]) == 0
     assert cli.main(["stat", "speed"]) == 0
@@ -244,5 +244,6 @@ def test_the_command_table_names_each_module_s_commands() -> None:
 def test_a_command_imports_no_other_command_module() -> None:
     modules = imported_by("--simulate", "speed")
     assert "vmguestlib.cli.single" in modules
-    others = {f"vmguestlib.cli.{m}" for m in ("stat", "sessionid", "raw", "extended", "serve")}
+    others = {f"vmguestlib.cli.{m}"
+              for m in ("stat", "sessionid", "raw", "extended", "serve", "doctor")}
     assert not others & modules, others & modules
