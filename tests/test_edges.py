@@ -245,3 +245,14 @@ def test_stat_table_tells_a_backslash_n_from_a_newline_in_the_pool_path(
         shown.append(line)
     assert shown[0] != shown[1]
     assert "/Resources/a\\nb " in shown[0] and "/Resources/a\\\\nb " in shown[1]
+
+
+@pytest.mark.parametrize("suffix", ["/", "//"])
+def test_an_output_path_ending_in_a_slash_is_a_usage_error(
+        tmp_path: Path, suffix: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """``-o new/`` names a folder: it once wrote a file called ``new``."""
+    path = str(tmp_path / "new") + suffix
+    assert cli.main(["--simulate", "-o", path]) == 64
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.splitlines()) == 1 and "-o/--output" in err
+    assert os.listdir(tmp_path) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
@@ -83,6 +84,10 @@ def output_path(text: str) -> str:
         raise argparse.ArgumentTypeError("an empty path names no file")
     if "\0" in text:
         raise argparse.ArgumentTypeError("a path cannot contain a NUL character")
+    if text.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        # (The file would be made without the slash, under another name.)
+        raise argparse.ArgumentTypeError(
+            f"a path ending in {text[-1]!r} names a folder, not a file: {text!r}")
     return text
 
 
