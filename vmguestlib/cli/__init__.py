@@ -3,18 +3,20 @@
 Commands: ``stat`` (the default: every statistic), the ``vmware-toolbox-cmd
 stat`` look-alikes ``speed``, ``sessionid``, ``balloon``, ``swap``,
 ``memlimit``, ``memres``, ``cpures``, ``cpulimit`` and ``raw`` (also accepted
-after ``stat``, as in ``vmguestlib stat speed``), and ``serve`` (a Prometheus
-exporter).  Exit status: 0 success, 64 usage error, 69 the statistics cannot
+after ``stat``, as in ``vmguestlib stat speed``), ``serve`` (a Prometheus
+exporter) and ``doctor`` (can the statistics be had here; what to do if not).
+Exit status: 0 success, 64 usage error, 69 the statistics cannot
 be had here (no guest library, not a VMware VM, Guest API disabled), 71 the
 exporter cannot listen or the output cannot be written, 75 a read failed
 (usually temporary).  Errors are one line on stderr; set
 ``VMGUESTLIB_DEBUG=1`` to get a traceback for an unexpected one.
 
 The package: one module per command (``stat``, ``single``, ``sessionid``,
-``raw``, ``serve``), and what they share: ``_common`` (parser class, options,
-the run :class:`~vmguestlib.cli._common.Context`), ``_errors`` (exit statuses,
+``raw``, ``serve``, ``doctor``), and what they share: ``_common`` (parser
+class, options, the run :class:`~vmguestlib.cli._common.Context`), ``_errors`` (exit statuses,
 exception -> message), ``_output`` (standard output, ``--output`` files,
-signals), ``_watch`` (the --watch schedule), ``_format`` (text and tables).
+signals), ``_watch`` (the --watch schedule), ``_format`` (text and tables),
+``_library`` (the installed version and the guest library in use).
 
 Adding a command: write a module ``vmguestlib/cli/NAME.py`` with
 
@@ -42,9 +44,8 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .._version import __version__
 from .._vmguestlib import VMGuestLibError, load
-from . import raw, serve, sessionid, single, stat
+from . import doctor, extended, raw, serve, sessionid, single, stat
 from ._common import FORMATS, Context, Parser, add_options
 from ._errors import (
     EX_OK,
@@ -59,7 +60,8 @@ from ._errors import (
     unexpected,
     usage,
 )
-from ._output import signals_handled
+from ._library import version_text
+from ._output import Output, signals_handled
 from ._watch import report
 
 if TYPE_CHECKING:
@@ -86,7 +88,9 @@ _COMMANDS: tuple[tuple[ModuleType, bool], ...] = (
     (single, True),
     (sessionid, True),
     (raw, True),
+    (extended, False),
     (serve, False),
+    (doctor, False),
 )
 #: every command name
 COMMANDS: tuple[str, ...] = tuple(name for module, _ in _COMMANDS for name in module.NAMES)
@@ -112,6 +116,7 @@ examples:
   vmguestlib memlimit                   as 'vmware-toolbox-cmd stat memlimit'
   vmguestlib raw json                   the host's own list of raw statistics
   vmguestlib serve --port 9500          Prometheus exporter on :9500/metrics
+  vmguestlib doctor                     is this a VMware VM, is the Guest API enabled?
 """
 
 
@@ -125,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_options(parser, top=True)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="store_true",
+                        help="show the version and the guest library in use, and exit")
     parser.set_defaults(handler=_cmd_stat)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for module, _ in _COMMANDS:
@@ -150,12 +156,15 @@ def make_server(collector: VMGuestLibCollector, address: str, port: int) -> WSGI
 def _dispatch(args: argparse.Namespace) -> int:
     if args.simulate and args.library is not None:
         raise usage("--library and --simulate exclude each other")
+    if args.version:
+        Output(None).write(version_text(args.simulate, args.library))
+        return EX_OK
     if args.simulate:
         from ..testing import simulated  # noqa: PLC0415 (the simulator only when asked)
 
         with simulated() as sim:
             return int(args.handler(Context(args, sim)))
-    if args.library is not None:
+    if args.library is not None and getattr(args, "load_library", True):
         try:
             load(args.library)
         except VMGuestLibError as exc:

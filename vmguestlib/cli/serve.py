@@ -66,6 +66,11 @@ class _TickingSource:
             self._last = now
             return self._handle.snapshot()
 
+    def stat(self, stat: str = "", encoding: str = "text") -> bytes:
+        """The handle's StatGet (the extended statistics); the clock moves
+        with snapshot() only, once per scrape."""
+        return self._handle.stat(stat, encoding)
+
 
 def run(ctx: Context) -> int:
     args = ctx.args
@@ -86,7 +91,8 @@ def run(ctx: Context) -> int:
         if ctx.simulator is not None:
             source = _TickingSource(handle, ctx.simulator)
         try:
-            server = cli.make_server(VMGuestLibCollector(source), args.address, args.port)
+            collector = VMGuestLibCollector(source, extended=True)
+            server = cli.make_server(collector, args.address, args.port)
         except OSError as exc:
             raise os_failure(f"cannot listen on {shown(args.address)} port {args.port}",
                              exc) from None
