@@ -175,13 +175,23 @@ def compute(previous: Snapshot | None, current: Snapshot, timestamp: float) -> S
     )
 
 
-#: every live Sampler, so that a forked child can free their locks
-_SAMPLERS: weakref.WeakSet[Sampler] = weakref.WeakSet()
+class _Locked(Protocol):
+    _lock: threading.Lock
+
+
+#: every live sampler (of this module or another), so that a forked child
+#: can free their locks
+_SAMPLERS: weakref.WeakSet[_Locked] = weakref.WeakSet()
+
+
+def _fork_safe(sampler: _Locked) -> None:
+    """Give *sampler* a new ``_lock`` in a child made by ``fork()``."""
+    _SAMPLERS.add(sampler)
 
 
 def _after_fork_in_child() -> None:
-    # The thread that held a sampler's lock in the parent does not exist in
-    # the child: the lock would stay taken for ever.
+    # The thread that held a sampler's lock in the parent (while it read a
+    # snapshot) does not exist in the child: the lock would stay taken for ever.
     for sampler in list(_SAMPLERS):
         sampler._lock = threading.Lock()
 
@@ -205,7 +215,7 @@ class Sampler:
         self._handle = handle
         self._previous: Snapshot | None = None
         self._lock = threading.Lock()
-        _SAMPLERS.add(self)
+        _fork_safe(self)
 
     @property
     def previous(self) -> Snapshot | None:
