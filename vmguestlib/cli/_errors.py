@@ -90,9 +90,10 @@ def failure(what: str, exc: VMGuestLibError) -> CliError:
     """
     code, hint = advice(exc)
     if isinstance(exc, LibraryNotFoundError):
+        # Kept under 300 characters: the list of places is doctor's.
         if exc.filename is None:        # a search: the places are listed by doctor
-            hint += f"; '{PROG} doctor' lists every place searched"
-        hint += "; --simulate tries the tool without a VM"
+            hint += f"; '{PROG} doctor' lists them"
+        hint += "; --simulate works without a VM"
     return CliError(code, f"{what}: {library_reason(exc)}; {hint}")
 
 

@@ -39,7 +39,6 @@ import signal
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from stat import S_IMODE, S_ISDIR, S_ISREG
 from types import FrameType
@@ -56,6 +55,8 @@ _TEMP_NAME = r"\.vmguestlib-(?:([0-9a-f]{8})-[0-9a-f]{12}\.tmp|[a-z0-9_]{8})"
 
 def temp_tag(target: str) -> str:
     """The tag in the temporary files' names for *target* (its file name)."""
+    import zlib  # noqa: PLC0415 (only for --output)
+
     return f"{zlib.crc32(os.fsencode(os.path.basename(target))):08x}"
 
 
