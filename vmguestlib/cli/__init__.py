@@ -188,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EX_USAGE
+    except CliError as exc:             # --help could not be written
+        report(exc.message)
+        return exc.code
     with signals_handled():
         try:
             return _dispatch(args)

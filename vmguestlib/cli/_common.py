@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from .._vmguestlib import Handle, Snapshot, VMGuestLibError
 from ._errors import EX_USAGE, PROG, failure
-from ._output import Output
+from ._output import Output, report, write_stdout
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from ..testing import Simulator
 
     #: what ``add_subparsers()`` returns: commands are added to it
@@ -30,15 +34,28 @@ Handler = Callable[["Context"], int]
 
 
 class Parser(argparse.ArgumentParser):
-    """ArgumentParser whose usage errors are one line and exit with 64."""
+    """ArgumentParser whose usage errors are one line and exit with 64, and
+    whose --help and --version text is written like any output: a failure is
+    a :class:`~vmguestlib.cli._errors.CliError` (status 71), where argparse
+    itself would drop it and exit with 0."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EX_USAGE, f"{self.prog}: {message} (see '{self.prog} --help')\n")
 
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        if not message:
+            return
+        if file is None or file is sys.stdout:
+            write_stdout(message)          # --help, --version
+        else:
+            report(message.rstrip("\n"))   # usage errors, on standard error
+
 
 # Longest --watch interval: 30 days (far beyond any use, far below what
-# time.sleep() accepts).
+# time.sleep() accepts).  Shortest: a microsecond (shorter ones only make the
+# schedule's arithmetic overflow).
 MAX_INTERVAL_S = 30 * 86400
+MIN_INTERVAL_S = 1e-6
 
 
 def positive_float(text: str) -> float:
@@ -48,6 +65,9 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+    if value < MIN_INTERVAL_S:
+        raise argparse.ArgumentTypeError(
+            f"at least {MIN_INTERVAL_S:f} seconds (a microsecond): {text!r}")
     if value > MAX_INTERVAL_S:
         raise argparse.ArgumentTypeError(
             f"at most {MAX_INTERVAL_S} seconds (30 days): {text!r}")
@@ -69,6 +89,10 @@ def output_path(text: str) -> str:
         raise argparse.ArgumentTypeError("an empty path names no file")
     if "\0" in text:
         raise argparse.ArgumentTypeError("a path cannot contain a NUL character")
+    if text.endswith(tuple(sep for sep in (os.sep, os.altsep) if sep)):
+        # (The file would be made without the slash, under another name.)
+        raise argparse.ArgumentTypeError(
+            f"a path ending in {text[-1]!r} names a folder, not a file: {text!r}")
     return text
 
 

@@ -67,6 +67,13 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def shown(path: str) -> str:
+    """*path* as a message shows it: quoted and escaped as ``repr()`` does, so
+    that it is exact (a trailing space shows, a newline and a backslash
+    followed by ``n`` read differently) and stays on one line."""
+    return repr(path)
+
+
 def one_line(text: str) -> str:
     """``text`` on one line: its lines joined by a space, any other control
     character escaped as ``repr()`` would; nothing else is changed (runs of
