@@ -29,7 +29,7 @@ Adding a command: write a module ``vmguestlib/cli/NAME.py`` with
   through ``_watch.repeat(ctx, step)`` (or ``ctx.write``); failures are
   ``_errors.CliError`` (``_errors.failure()`` for the binding's exceptions);
 
-then add one line for it to ``_COMMANDS`` below.  Import heavy modules
+then add one line for it (module name, its ``NAMES``) to ``_COMMANDS`` below.  Import heavy modules
 (the exporter, optional dependencies) inside ``run``, so that other commands
 start fast.
 """
@@ -41,12 +41,10 @@ import os
 import sys
 import time  # noqa: F401 (the clock the --watch schedule sleeps on; tests replace its sleep)
 from collections.abc import Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .._vmguestlib import VMGuestLibError, load
-from . import doctor, extended, raw, serve, sessionid, single, stat
-from ._common import FORMATS, Context, Parser, add_options
+from ._common import FORMATS, Context, LazyCommands, Parser, add_options
 from ._errors import (
     EX_INTERRUPTED,
     EX_OK,
@@ -83,21 +81,28 @@ __all__ = [
     "main",
 ]
 
-#: The commands in --help order: (module, also a word after ``stat``).
-_COMMANDS: tuple[tuple[ModuleType, bool], ...] = (
-    (stat, False),
-    (single, True),
-    (sessionid, True),
-    (raw, True),
-    (extended, False),
-    (serve, False),
-    (doctor, False),
+#: The commands in --help order: (module, the command names it adds (its
+#: ``NAMES``), also a word after ``stat``).  A module is imported when one of
+#: its commands is used (or on --help), so that each command starts fast.
+_COMMANDS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("stat", ("stat",), False),
+    ("single", ("speed", "balloon", "swap", "memlimit", "memres", "cpures", "cpulimit"), True),
+    ("sessionid", ("sessionid",), True),
+    ("raw", ("raw",), True),
+    ("extended", ("extended",), False),
+    ("serve", ("serve",), False),
+    ("doctor", ("doctor",), False),
 )
 #: every command name
-COMMANDS: tuple[str, ...] = tuple(name for module, _ in _COMMANDS for name in module.NAMES)
+COMMANDS: tuple[str, ...] = tuple(name for _, names, _ in _COMMANDS for name in names)
 
-#: what runs when no command is given (and for ``stat``)
-_cmd_stat = stat.run
+
+def _cmd_stat(ctx: Context) -> int:
+    """What runs when no command is given (and for ``stat``)."""
+    from . import stat  # noqa: PLC0415
+
+    return stat.run(ctx)
+
 
 _DEBUG_ENV = "VMGUESTLIB_DEBUG"
 
@@ -122,7 +127,11 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``vmguestlib`` command."""
+    """The argument parser of the ``vmguestlib`` command.
+
+    Each command's own parser is made when it is first used (``--help``
+    makes them all): see :class:`~vmguestlib.cli._common.LazyCommands`.
+    """
     parser = Parser(
         prog=PROG,
         description="Show the statistics the VMware hypervisor reports to this VM\n"
@@ -134,14 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true",
                         help="show the version and the guest library in use, and exit")
     parser.set_defaults(handler=_cmd_stat)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module, _ in _COMMANDS:
-        module.register(sub)
-    words = sub.choices["stat"].add_subparsers(dest="stat_command", metavar="COMMAND",
-                                               parser_class=Parser)
-    for module, after_stat in _COMMANDS:
-        if after_stat:
-            module.register(words)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser,
+                                action=LazyCommands)
+    assert isinstance(sub, LazyCommands)
+    # "stat" also takes the commands that may follow it ("stat speed").
+    sub.defer([(module, names) for module, names, _ in _COMMANDS],
+              nested={"stat": [(module, names) for module, names, word in _COMMANDS if word]})
     return parser
 
 
@@ -179,7 +186,7 @@ def _ended_by_signal(args: argparse.Namespace) -> int:
     """The exit status when an ending signal stops the run: a watch and
     ``serve`` run until one comes (status 0); anything else was cut short."""
     watch = getattr(args, "watch", None) is not None or getattr(args, "count", None) is not None
-    return EX_OK if watch or args.handler is serve.run else EX_INTERRUPTED
+    return EX_OK if watch or getattr(args, "command", None) == "serve" else EX_INTERRUPTED
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -204,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EX_USAGE
+    except CliError as exc:             # --help could not be written
+        report(exc.message)
+        return exc.code
     # An ending signal (SIGINT, SIGTERM, SIGHUP) is a KeyboardInterrupt that
     # may come out of any point from here on, including the setting up and
     # the restoring of the handlers: this ``try`` covers them all, so that the

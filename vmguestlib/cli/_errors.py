@@ -69,6 +69,13 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def shown(path: str) -> str:
+    """*path* as a message shows it: quoted and escaped as ``repr()`` does, so
+    that it is exact (a trailing space shows, a newline and a backslash
+    followed by ``n`` read differently) and stays on one line."""
+    return repr(path)
+
+
 def one_line(text: str) -> str:
     """``text`` on one line: its lines joined by a space, any other control
     character escaped as ``repr()`` would; nothing else is changed (runs of
@@ -85,9 +92,10 @@ def failure(what: str, exc: VMGuestLibError) -> CliError:
     """
     code, hint = advice(exc)
     if isinstance(exc, LibraryNotFoundError):
+        # Kept under 300 characters: the list of places is doctor's.
         if exc.filename is None:        # a search: the places are listed by doctor
-            hint += f"; '{PROG} doctor' lists every place searched"
-        hint += "; --simulate tries the tool without a VM"
+            hint += f"; '{PROG} doctor' lists them"
+        hint += "; --simulate works without a VM"
     return CliError(code, f"{what}: {library_reason(exc)}; {hint}")
 
 

@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ._common import Context, SubParsers, add_command
-from ._errors import EX_OK, EX_UNAVAILABLE, PROG, CliError, os_failure, usage
+from ._errors import EX_OK, EX_UNAVAILABLE, PROG, CliError, os_failure, shown, usage
 from ._watch import report
 
 if TYPE_CHECKING:
@@ -29,6 +29,14 @@ def _port(text: str) -> int:
     return value
 
 
+def _address(text: str) -> str:
+    # An empty address (an unset shell variable) would listen on every one.
+    if not text:
+        raise argparse.ArgumentTypeError("an empty address names no interface "
+                                         "(0.0.0.0 is every IPv4 address)")
+    return text
+
+
 def register(sub: SubParsers) -> None:
     parser = add_command(
         sub, "serve", handler=run, formats=(), repeat=False,
@@ -38,7 +46,7 @@ def register(sub: SubParsers) -> None:
     )
     parser.add_argument("--port", type=_port, required=True,
                         help="TCP port to listen on (0: any free port)")
-    parser.add_argument("--address", default="0.0.0.0",
+    parser.add_argument("--address", type=_address, default="0.0.0.0",
                         help="address to listen on (default: 0.0.0.0, every IPv4 address)")
 
 
@@ -86,13 +94,13 @@ def run(ctx: Context) -> int:
             collector = VMGuestLibCollector(source, extended=True)
             server = cli.make_server(collector, args.address, args.port)
         except OSError as exc:
-            raise os_failure(f"cannot listen on {args.address} port {args.port}",
+            raise os_failure(f"cannot listen on {shown(args.address)} port {args.port}",
                              exc) from None
         host, port = server.server_address[:2]
         host = host.decode() if isinstance(host, bytes) else host
-        shown = f"[{host}]" if ":" in host else host
+        where = f"[{host}]" if ":" in host else host
         try:
-            report(f"{PROG}: serving Prometheus metrics on http://{shown}:{port}/metrics "
+            report(f"{PROG}: serving Prometheus metrics on http://{where}:{port}/metrics "
                    "(Ctrl-C to stop)")
             server.serve_forever()
         except KeyboardInterrupt:
