@@ -66,12 +66,6 @@ def sim() -> Iterator[Simulator]:
         yield s
 
 
-@pytest.fixture
-def handle(sim: Simulator) -> Iterator[vmguestlib.Handle]:
-    with vmguestlib.Handle() as h:
-        yield h
-
-
 def _expected(kind: str, v: int) -> int:
     return v * 10 if kind == "accumulate" else v
 
@@ -216,6 +210,8 @@ def test_unparseable_reply_raises(sim: Simulator, handle: vmguestlib.Handle,
     assert isinstance(exc, vmguestlib.VMGuestLibError)
     assert exc.category == NIC and exc.raw == handle.stat(NIC, "json") and exc.code is None
     assert str(exc).startswith(f"extended statistic {NIC!r}: not valid JSON")
+    assert exc.reason.startswith("not valid JSON") and exc.function is None
+    assert exc.call == f"extended statistic {NIC!r}" and exc.hint is None
     skipped = read_extended(handle, errors="skip")
     assert NIC not in skipped.categories and "resources" in skipped.categories
     assert skipped.errors[NIC].category == NIC

@@ -228,12 +228,11 @@ def _translate(exc: VMGuestLibError, call: str) -> VMGuestLibException:
     reason = getattr(exc, "reason", None)
     if reason:
         new.message = reason
-    text = str(exc)
-    old_call = getattr(exc, "call", None)
-    if old_call and text.startswith(f"{old_call}: "):
-        text = f"{call}: {text[len(old_call) + 2:]}"
     new.call = call
-    new._text = text
+    if reason is None:  # made by hand: its own words, as they are
+        new._text = str(exc)
+    else:  # composed from the attributes, now naming *call*
+        new._text = VMGuestLibError.__str__(new)
     return new
 
 
