@@ -13,15 +13,29 @@ from ._errors import EX_TEMPFAIL, HINT_NOT_AVAILABLE, PROG, CliError, failure
 from ._format import json_line, render, value_text
 from ._watch import repeat
 
+#: command -> the statistic it prints
+COMMANDS: dict[str, str] = {
+    "speed": "host_processor_speed",
+    "balloon": "mem_ballooned_mb",
+    "swap": "mem_swapped_mb",
+    "memlimit": "mem_limit_mb",
+    "memres": "mem_reservation_mb",
+    "cpures": "cpu_reservation_mhz",
+    "cpulimit": "cpu_limit_mhz",
+}
+
+
+def _label(accessor: str) -> str:
+    """The statistic's label from the table, inside a sentence ("Memory
+    limit" -> "memory limit"; "CPU limit" keeps its capitals)."""
+    label = STATS_BY_NAME[accessor].label
+    first, _, rest = label.partition(" ")
+    return label if first.isupper() else f"{first.lower()} {rest}".rstrip()
+
+
 #: command -> (accessor, what it is)
 SINGLE_STATS: dict[str, tuple[str, str]] = {
-    "speed": ("host_processor_speed", "host processor speed"),
-    "balloon": ("mem_ballooned_mb", "memory reclaimed by the balloon driver"),
-    "swap": ("mem_swapped_mb", "guest memory swapped out by the host"),
-    "memlimit": ("mem_limit_mb", "memory limit"),
-    "memres": ("mem_reservation_mb", "memory reservation"),
-    "cpures": ("cpu_reservation_mhz", "CPU reservation"),
-    "cpulimit": ("cpu_limit_mhz", "CPU limit"),
+    name: (accessor, _label(accessor)) for name, accessor in COMMANDS.items()
 }
 NAMES = tuple(SINGLE_STATS)
 
