@@ -6,13 +6,17 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import vmguestlib
 import vmguestlib.testing
+from vmguestlib import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +46,14 @@ def sim() -> Iterator[vmguestlib.testing.Simulator]:
     """The simulated library, reset, in use for Handles opened in the test."""
     with vmguestlib.testing.simulated() as s:
         yield s
+
+
+@pytest.fixture
+def handle(sim: vmguestlib.testing.Simulator) -> Iterator[vmguestlib.Handle]:
+    """An open Handle on the simulated library of the ``sim`` fixture (a
+    module that overrides ``sim`` sets the host up its own way)."""
+    with vmguestlib.Handle() as h:
+        yield h
 
 
 def _compiler() -> str | None:
@@ -76,3 +88,34 @@ def build_sim_variant(tmp_path_factory: pytest.TempPathFactory):
         return str(out)
 
     return build
+
+
+@pytest.fixture
+def served(sim: vmguestlib.testing.Simulator, monkeypatch: pytest.MonkeyPatch,
+           capsys: pytest.CaptureFixture[str]) -> Iterator[tuple[int, str]]:
+    """Run `vmguestlib serve` in a thread; yield its port and what it printed
+    on stderr once listening."""
+    pytest.importorskip("prometheus_client")
+    servers: list[Any] = []
+    real = cli.make_server
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        server = real(*args, **kwargs)
+        servers.append(server)
+        return server
+
+    monkeypatch.setattr(cli, "make_server", capture)
+    result: dict[str, int] = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "rc", cli.main(["serve", "--port", "0", "--address", "127.0.0.1"])))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not servers and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert servers, result
+    try:
+        yield servers[0].server_address[1], capsys.readouterr().err
+    finally:
+        servers[0].shutdown()
+        thread.join(20)
+    assert result == {"rc": 0}

@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -590,36 +589,6 @@ def test_closed_pipe_is_a_clean_exit() -> None:
 def scrape(port: int) -> dict[str, float]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
         return metric_values(r.read().decode())
-
-
-@pytest.fixture
-def served(sim: Simulator, monkeypatch: pytest.MonkeyPatch,
-           capsys: pytest.CaptureFixture[str]) -> Iterator[tuple[int, str]]:
-    """Run `vmguestlib serve` in a thread; yield its port and what it printed
-    on stderr once listening."""
-    servers = []
-    real = cli.make_server
-
-    def capture(*args: Any, **kwargs: Any) -> Any:
-        server = real(*args, **kwargs)
-        servers.append(server)
-        return server
-
-    monkeypatch.setattr(cli, "make_server", capture)
-    result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault(
-        "rc", cli.main(["serve", "--port", "0", "--address", "127.0.0.1"])))
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not servers and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert servers, result
-    try:
-        yield servers[0].server_address[1], capsys.readouterr().err
-    finally:
-        servers[0].shutdown()
-        thread.join(20)
-    assert result == {"rc": 0}
 
 
 def test_serve_reads_fresh_values(sim: Simulator, served: tuple[int, str]) -> None:

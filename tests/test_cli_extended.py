@@ -7,10 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
-from typing import Any
 
 import pytest
 
@@ -94,35 +91,10 @@ def test_raw_json_is_json() -> None:
     assert json.loads(res.stdout)["host.cpu.processorMHz"]["value"] == 2394
 
 
-def test_serve_exports_extended(sim: Simulator, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("prometheus_client")
-    servers: list[Any] = []
-    real = cli.make_server
-
-    def capture(*args: Any, **kwargs: Any) -> Any:
-        server = real(*args, **kwargs)
-        servers.append(server)
-        return server
-
-    monkeypatch.setattr(cli, "make_server", capture)
-    result: dict[str, int] = {}
-    thread = threading.Thread(target=lambda: result.setdefault(
-        "rc", cli.main(["serve", "--port", "0", "--address", "127.0.0.1"])))
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not servers and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert servers, result
-    try:
-        port = servers[0].server_address[1]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as resp:
-            text = resp.read().decode()
-        assert "vmware_guest_extended_up 1.0" in text
-        assert "vmware_guest_extended_vm_cpu_contention_cpu_seconds_total" in text
-        assert 'vmware_guest_disk_size_read_bytes_total{disk="scsi0:0"}' in text
-    finally:
-        servers[0].shutdown()
-        thread.join(20)
-    assert result == {"rc": 0}
-    capsys.readouterr()
+def test_serve_exports_extended(served: tuple[int, str]) -> None:
+    port, _ = served
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as resp:
+        text = resp.read().decode()
+    assert "vmware_guest_extended_up 1.0" in text
+    assert "vmware_guest_extended_vm_cpu_contention_cpu_seconds_total" in text
+    assert 'vmware_guest_disk_size_read_bytes_total{disk="scsi0:0"}' in text

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _hide_guest_library import HIDE_GUEST_LIBRARY
 
 import vmguestlib
 import vmguestlib.testing
@@ -202,25 +203,8 @@ def test_missing_library_named_on_the_command_line_is_reported_in_full(
 
 
 HIDE_AND_RUN = r"""
-import ctypes, ctypes.util, glob, json, os, sys, importlib.metadata
 from vmguestlib import cli
-libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-CLONE_NEWUSER, CLONE_NEWNS, MS_REC, MS_PRIVATE = 0x10000000, 0x20000, 0x4000, 1 << 18
-uid, gid = os.getuid(), os.getgid()
-if libc.unshare(CLONE_NEWNS | (CLONE_NEWUSER if uid else 0)) != 0:
-    sys.exit(77)
-if uid:
-    for name, text in (("setgroups", "deny"), ("uid_map", f"0 {uid} 1"),
-                       ("gid_map", f"0 {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as f:
-            f.write(text)
-if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-    sys.exit(77)
-for lib in [p for pattern in ("/usr/lib/*-linux-gnu/lib*uest*ib.so*", "/usr/lib*/lib*uest*ib.so*",
-                             "/usr/local/lib/lib*uest*ib.so*", "/usr/lib/vmware-tools")
-            for p in glob.glob(pattern)]:
-    if libc.mount(b"tmpfs", os.path.dirname(lib).encode(), b"tmpfs", 0, None) != 0:
-        sys.exit(77)
+""" + HIDE_GUEST_LIBRARY + r"""
 sys.exit(cli.main(sys.argv[1:]))
 """
 

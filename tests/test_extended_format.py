@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 import vmguestlib
 from vmguestlib._extended_format import json_line, table, to_dict, watch_header, watch_line
 from vmguestlib.extended_rates import ExtendedSampler
-from vmguestlib.testing import Simulator, simulated
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with simulated() as s:
-        yield s
-
-
-@pytest.fixture
-def handle(sim: Simulator) -> Iterator[vmguestlib.Handle]:
-    with vmguestlib.Handle() as h:
-        yield h
+from vmguestlib.testing import Simulator
 
 
 def test_table(sim: Simulator, handle: vmguestlib.Handle) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,22 +13,10 @@ from vmguestlib.extended import read_extended
 from vmguestlib.extended_prometheus import extended_families, sanitize
 from vmguestlib.extended_rates import ExtendedSampler
 from vmguestlib.prometheus import VMGuestLibCollector, render
-from vmguestlib.testing import HOSTILE_REPLIES, Simulator, simulated
+from vmguestlib.testing import HOSTILE_REPLIES, Simulator
 
 MAC = "00:50:56:8a:3c:01"
 _LINE = re.compile(r'^([a-z_:][a-z0-9_:]*)(\{.*\})? (\S+)$')
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with simulated() as s:
-        yield s
-
-
-@pytest.fixture
-def handle(sim: Simulator) -> Iterator[vmguestlib.Handle]:
-    with vmguestlib.Handle() as h:
-        yield h
 
 
 def _samples(text: str) -> dict[str, float]:

@@ -7,27 +7,14 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 
 import pytest
 
 import vmguestlib
-from vmguestlib.testing import HOSTILE_REPLIES, Simulator, simulated
+from vmguestlib.testing import HOSTILE_REPLIES, Simulator
 
 NIC = "vnet 00:50:56:8a:3c:01"
 DISK = "vscsi scsi0:0"
-
-
-@pytest.fixture
-def sim() -> Iterator[Simulator]:
-    with simulated() as s:
-        yield s
-
-
-@pytest.fixture
-def handle(sim: Simulator) -> Iterator[vmguestlib.Handle]:
-    with vmguestlib.Handle() as h:
-        yield h
 
 
 def _yaml(reply: bytes) -> dict[str, dict[str, str]]:

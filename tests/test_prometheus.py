@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
@@ -35,12 +34,6 @@ def values(text: str) -> dict[str, float]:
     """{sample name: value} of the label-less samples."""
     return {s.name: s.value for fam in text_string_to_metric_families(text)
             for s in fam.samples if not s.labels}
-
-
-@pytest.fixture
-def handle(sim: Simulator) -> Iterator[vmguestlib.Handle]:
-    with vmguestlib.Handle() as h:
-        yield h
 
 
 # -- metadata -------------------------------------------------------------------
