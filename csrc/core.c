@@ -87,8 +87,7 @@ static void registry_remove(vgl_core *c)
     vgl_mutex_lock(&registry_lock);
     if (c->prev != NULL) {
         c->prev->next = c->next;
-    }
-    else if (registry_head == c) {
+    } else if (registry_head == c) {
         registry_head = c->next;
     }
     if (c->next != NULL) {
@@ -143,8 +142,7 @@ static vgl_status read_accessor(vgl_library *lib, vgl_handle h, int index,
         uint32_t v = 0;
         st = ((vgl_get32_fn)f)(h, &v);
         *out = v;
-    }
-    else {
+    } else {
         uint64_t v = 0;
         st = ((vgl_get64_fn)f)(h, &v);
         *out = v;
@@ -338,8 +336,7 @@ vgl_status vgl_core_update(vgl_core *c, int *changed, vgl_snapshot_data *snap)
                 snap->session = sid;
                 snap->session_changed = *changed;
             }
-        }
-        else {
+        } else {
             snapshot_discard(snap);
         }
         vgl_mutex_unlock(&c->mu);

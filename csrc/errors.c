@@ -154,8 +154,7 @@ static PyObject *error_str(PyObject *self, PyObject *unused)
     if (values[2] == Py_None) {
         if (PyObject_TypeCheck(self, (PyTypeObject *)PyExc_OSError)) {
             acc = ((PyTypeObject *)PyExc_OSError)->tp_str(self);
-        }
-        else {
+        } else {
             acc = ((PyTypeObject *)PyExc_BaseException)->tp_str(self);
         }
         goto done;
@@ -243,8 +242,7 @@ int vgl_errors_init(PyObject *module, vgl_state *st)
     for (i = 1; i < VGL_ERROR_COUNT; i++) {
         if (i == VGL_ERROR_MEMORY) {
             bases = PyTuple_Pack(2, st->error, PyExc_MemoryError);
-        }
-        else {
+        } else {
             bases = PyTuple_Pack(1, st->error);
         }
         if (bases == NULL) {
@@ -384,21 +382,18 @@ PyObject *vgl_raise(vgl_state *st, vgl_library *lib, vgl_status code,
     if (status_table[i].reason == NULL) {
         const char *text = library_text(lib, (long)code);
         reason = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
-    }
-    else if (status_table[i].flags & REASON_NAMES_LIBRARY) {
+    } else if (status_table[i].flags & REASON_NAMES_LIBRARY) {
         PyObject *path = PyUnicode_DecodeFSDefault(
             lib != NULL ? lib->path : "the guest library");
         reason = path != NULL ? PyUnicode_FromFormat("%s %R",
                                                      status_table[i].reason, path)
                               : NULL;
         Py_XDECREF(path);
-    }
-    else if (status_table[i].flags & REASON_HAS_LIMITS) {
+    } else if (status_table[i].flags & REASON_HAS_LIMITS) {
         reason = PyUnicode_FromFormat(status_table[i].reason,
                                       VGL_PATH_MAX_TRIES,
                                       (size_t)VGL_PATH_MAX_BYTES);
-    }
-    else {
+    } else {
         reason = PyUnicode_FromString(status_table[i].reason);
     }
     return raise_structured(st->errors[status_table[i].cls],

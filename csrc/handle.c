@@ -200,8 +200,7 @@ static void handle_dealloc(PyObject *op)
             vgl_mutex_trylock(&(self)->core.mu)) {                          \
             stmt;                                                           \
             vgl_mutex_unlock(&(self)->core.mu);                             \
-        }                                                                   \
-        else {                                                              \
+        } else {                                                            \
             Py_BEGIN_ALLOW_THREADS                                          \
             vgl_mutex_lock(&(self)->core.mu);                               \
             stmt;                                                           \

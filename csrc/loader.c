@@ -366,8 +366,7 @@ static void *plat_open(const char *path, char **why, int *missing)
             w = full;
         }
         m = LoadLibraryExW(w, NULL, LOAD_WITH_ALTERED_SEARCH_PATH);
-    }
-    else {
+    } else {
         m = LoadLibraryExW(w, NULL, 0);
     }
     if (m == NULL) {
@@ -593,8 +592,7 @@ static int check_file(const char *path, char **why, int *missing)
         }
         if (n == 0) {
             memcpy(dir, ".", 2);
-        }
-        else {
+        } else {
             memcpy(dir, p, n);
             dir[n] = '\0';
         }
@@ -644,8 +642,7 @@ static void *plat_open(const char *path, char **why, int *missing)
                            " (check file permissions and, on SELinux systems, "
                            "the policy for loading this library)",
                            "");
-        }
-        else {
+        } else {
             *why = dup_str(e);
         }
     }

@@ -44,8 +44,7 @@ vgl_library *vgl_current_library(vgl_state *st, const char *call)
     Py_END_ALLOW_THREADS
     if (lib == NULL) {
         vgl_raise_load_error(st, &err, call);
-    }
-    else {
+    } else {
         /* Only if no other thread chose a library meanwhile: a default search
          * that finishes after a concurrent load(path) must not replace the
          * library load() chose. */

@@ -138,8 +138,7 @@ static PyObject *snapshot_repr(PyObject *op)
             }
             snprintf(hex, sizeof(hex), "0x%llx", sid);
             s = PyUnicode_FromFormat("%s=%s", field_names[i], hex);
-        }
-        else {
+        } else {
             s = PyUnicode_FromFormat("%s=%R", field_names[i], v);
         }
         if (s == NULL || PyList_Append(parts, s) < 0) {

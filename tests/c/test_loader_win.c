@@ -402,8 +402,7 @@ int wmain(int argc, wchar_t **argv)
         RegDeleteKeyExW(HKEY_LOCAL_MACHINE,
                         L"SOFTWARE\\VMware, Inc.\\VMware Tools",
                         KEY_WOW64_64KEY, 0);
-    }
-    else {
+    } else {
         /* Real Windows without administrator rights: HKLM is read-only. */
         printf("note: cannot write HKLM (not an administrator?); registry "
                "install-folder check skipped\n");
@@ -484,8 +483,7 @@ int wmain(int argc, wchar_t **argv)
                 CHECK(lib2->api.UpdateInfo(h) == VGL_ERROR_INVALID_HANDLE,
                       "INVALID_HANDLE after close");
             }
-        }
-        else {
+        } else {
             printf("note: %s not built; simulated library checks skipped\n",
                    sim8);
         }
