@@ -10,7 +10,7 @@ from ._common import Context
 from ._errors import EX_OK, EX_TEMPFAIL, CliError
 from ._output import report
 
-__all__ = ["repeat", "report", "wait_for_tick"]
+__all__ = ["reading_text", "repeat", "report", "wait_for_tick"]
 
 
 def wait_for_tick(start: float, interval: float, previous: int) -> int:
@@ -84,3 +84,21 @@ def _watch_loop(ctx: Context, step: Callable[[], str], watch: _Watch) -> None:
             # Keep watching through a temporary failure; report it.
             report(exc.message)
             watch.status = EX_TEMPFAIL
+
+
+def reading_text(ctx: Context, first: bool, *, json: Callable[[], str],
+                 prometheus: Callable[[], str], table: Callable[[], str],
+                 line: Callable[[], str], header: Callable[[], str]) -> str:
+    """One reading in ``ctx.format``, each form made by its callable, with
+    the --watch framing in one place: a blank line between Prometheus
+    readings on standard output, and the column header above the first
+    watch line and above every line written to a file (each replaces it)."""
+    if ctx.format == "json":
+        return json()
+    if ctx.format == "prometheus":
+        text = prometheus()
+        return text + "\n" if ctx.watching and ctx.output_path is None else text
+    if not ctx.watching:
+        return table()
+    text = line()
+    return header() + text if first or ctx.output_path is not None else text

@@ -7,10 +7,16 @@ network and disk rates (text), or a full reading with its rates per line
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._vmguestlib import VMGuestLibError
 from ._common import Context, SubParsers, add_command
 from ._errors import EX_TEMPFAIL, PROG, CliError, failure
-from ._watch import repeat
+from ._watch import reading_text, repeat
+
+if TYPE_CHECKING:
+    from ..extended import ExtendedStats
+    from ..extended_rates import ExtendedRates
 
 NAMES = ("extended",)
 
@@ -53,21 +59,21 @@ def run(ctx: Context) -> int:
             if missing:
                 raise CliError(EX_TEMPFAIL, f"{PROG}: cannot read extended category "
                                             f"{missing[0]!r}: the host does not report it")
-            if ctx.format == "json":
-                text = json_line(rates if ctx.watching else rates.current)
-            elif ctx.format == "prometheus":
-                from ..prometheus import render  # noqa: PLC0415
-
-                text = render(None, extended=rates if ctx.watching else rates.current)
-                if ctx.watching and ctx.output_path is None:
-                    text += "\n"  # a blank line between readings
-            elif not ctx.watching:
-                text = table(rates.current)
-            else:
-                text = watch_line(rates)
-                if first or ctx.output_path is not None:
-                    text = watch_header() + text
+            text = reading_text(
+                ctx, first,
+                json=lambda: json_line(rates if ctx.watching else rates.current),
+                prometheus=lambda: _prometheus(rates if ctx.watching else rates.current),
+                table=lambda: table(rates.current),
+                line=lambda: watch_line(rates),
+                header=watch_header,
+            )
             first = False
             return text
 
         return repeat(ctx, step)
+
+
+def _prometheus(reading: ExtendedStats | ExtendedRates) -> str:
+    from ..prometheus import render  # noqa: PLC0415
+
+    return render(None, extended=reading)

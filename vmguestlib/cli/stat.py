@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..sampler import Sampler
 from ._common import Context, SubParsers, add_command
 from ._format import json_line, render, stat_table, watch_header, watch_line
-from ._watch import repeat
+from ._watch import reading_text, repeat
 
 NAMES = ("stat",)
 
@@ -31,18 +31,14 @@ def run(ctx: Context) -> int:
         def step() -> str:
             nonlocal first
             sample = sampler.add(ctx.snapshot(handle))
-            if ctx.format == "json":
-                text = json_line(sample.to_dict())
-            elif ctx.format == "prometheus":
-                text = render(sample if ctx.watching else sample.snapshot)
-                if ctx.watching and ctx.output_path is None:
-                    text += "\n"  # a blank line between samples
-            elif not ctx.watching:
-                text = stat_table(sample.snapshot)
-            else:
-                text = watch_line(sample)
-                if first or ctx.output_path is not None:
-                    text = watch_header() + text
+            text = reading_text(
+                ctx, first,
+                json=lambda: json_line(sample.to_dict()),
+                prometheus=lambda: render(sample if ctx.watching else sample.snapshot),
+                table=lambda: stat_table(sample.snapshot),
+                line=lambda: watch_line(sample),
+                header=watch_header,
+            )
             first = False
             return text
 
