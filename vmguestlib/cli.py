@@ -27,6 +27,7 @@ from stat import S_ISDIR, S_ISREG
 from types import FrameType
 from typing import TYPE_CHECKING, Callable, NoReturn
 
+from . import _cli_fleet
 from ._stats import STATS, STATS_BY_NAME, StatInfo
 from ._version import __version__
 from ._vmguestlib import (
@@ -41,7 +42,7 @@ from ._vmguestlib import (
     error_text,
     load,
 )
-from .prometheus import VMGuestLibCollector, make_server, render
+from .prometheus import render
 from .sampler import Sample, Sampler, SnapshotSource
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ EX_OSERR = 71
 EX_TEMPFAIL = 75
 
 PROG = "vmguestlib"
-FORMATS = ("text", "json", "prometheus")
+FORMATS = ("text", "json", "prometheus", "influx")
 RAW_ENCODINGS = ("text", "json", "xml", "yaml")
 
 #: the vmware-toolbox-cmd style commands that print one statistic
@@ -217,7 +218,8 @@ def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:
 
     parser.add_argument(
         "-f", "--format", choices=FORMATS, default=default("text"),
-        help="output format (default: text); JSON is one object per line",
+        help="output format (default: text); JSON is one object per line; influx is "
+             "InfluxDB line protocol (Telegraf)",
     )
     parser.add_argument(
         "-w", "--watch", type=_positive_float, metavar="SECONDS", default=default(None),
@@ -311,13 +313,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="TCP port to listen on (0: any free port)")
     serve.add_argument("--address", default="0.0.0.0",
                        help="address to listen on (default: 0.0.0.0, every IPv4 address)")
+    _cli_fleet.add_serve_options(serve)
+    for p in (parser, common):
+        _cli_fleet.add_stdin_option(p, top=p is parser)
     return parser
 
 
 #: options taking a value, to find the subcommand in argv
 _VALUE_OPTIONS = frozenset(
     {"-f", "--format", "-w", "--watch", "-n", "--count", "-o", "--output", "--library",
-     "--port", "--address"}
+     "--port", "--address", *_cli_fleet.VALUE_OPTIONS}
 )
 
 
@@ -525,9 +530,24 @@ class _TickingSource:
             self._last = now
             return self._handle.snapshot()
 
+    def close(self) -> None:
+        self._handle.close()
+
 
 def _repeat(ctx: _Context, step: Callable[[], str]) -> int:
-    """Run *step* once, or every interval under --watch/--count."""
+    """Run *step* once, or every interval under --watch/--count, or once per
+    line of standard input under --stdin."""
+    if ctx.args.stdin:
+        def once() -> None:
+            try:
+                _write(ctx, step())
+            except CliError as exc:
+                if exc.code == EX_OSERR:
+                    raise
+                _error(exc.message)   # the record written says "up 0"
+
+        sim_tick = None if ctx.simulator is None else _simulated_tick(ctx.simulator)
+        return _cli_fleet.per_input_line(once, sim_tick)
     if not ctx.watching:
         _write(ctx, step())
         return EX_OK
@@ -660,43 +680,59 @@ def _cmd_raw(ctx: _Context, handle: Handle) -> int:
 
 
 def _cmd_serve(ctx: _Context) -> int:
-    args = ctx.args
-    if ctx.watching or ctx.output is not None:
+    if ctx.watching or ctx.output is not None or ctx.args.stdin:
         raise _usage("serve answers each scrape with fresh values: "
-                     "--watch, --count and --output do not apply", f"{PROG} serve")
+                     "--watch, --count, --output and --stdin do not apply", f"{PROG} serve")
+    simulator = ctx.simulator
+    # --fail-fast: open here, so a failure reads as every other command's.
+    opened = [_open_handle()] if ctx.args.fail_fast else []
+
+    def opener() -> SnapshotSource:
+        handle = opened.pop() if opened else Handle()
+        if simulator is None:
+            return handle
+        return _TickingSource(handle, _simulated_tick(simulator))
+
     try:
-        import prometheus_client  # noqa: F401, PLC0415 (optional dependency)
-    except ImportError:
-        raise CliError(EX_UNAVAILABLE, f"{PROG}: serve needs the prometheus_client "
-                       "package; install it with: pip install 'vmguestlib[prometheus]'"
-                       ) from None
-    with _open_handle() as handle:
-        source: SnapshotSource = handle
-        if ctx.simulator is not None:
-            source = _TickingSource(handle, _simulated_tick(ctx.simulator))
+        return _cli_fleet.serve(ctx.args, opener, _error)
+    except _cli_fleet.Failed as exc:
+        raise CliError(exc.code, f"{PROG}: {exc}") from None
+
+
+def _cmd_stat_degrading(ctx: _Context) -> int:
+    """stat in a format collectors read (prometheus, influx, or json under
+    --stdin): a failed read writes an "up 0" record instead of stale values."""
+    source = _cli_fleet.degrading_source(Handle)
+    render_one = _cli_fleet.renderer(ctx.format, ctx.watching or ctx.args.stdin)
+    blank = ctx.format == "prometheus" and ctx.watching and ctx.output is None
+
+    def step() -> str:
         try:
-            server = make_server(VMGuestLibCollector(source), args.address, args.port)
-        except OSError as exc:
-            raise CliError(EX_OSERR, f"{PROG}: cannot listen on {args.address} port "
-                           f"{args.port}: {exc.strerror or exc}") from None
-        host, port = server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        shown = f"[{host}]" if ":" in host else host
-        try:
-            _error(f"{PROG}: serving Prometheus metrics on http://{shown}:{port}/metrics "
-                   "(Ctrl-C to stop)")
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-    return EX_OK
+            return render_one(source.read()) + ("\n" if blank else "")
+        except _cli_fleet.Failed as exc:
+            _write(ctx, exc.text)
+            code = EX_TEMPFAIL if ctx.watching else exc.code
+            raise CliError(code, f"{PROG}: {exc}") from None
+
+    try:
+        return _repeat(ctx, step)
+    finally:
+        source.close()
 
 
 def _run(ctx: _Context) -> int:
     command: str = ctx.args.command or "stat"
     if command == "serve":
         return _cmd_serve(ctx)
+    if command == "stat" and (ctx.format in ("prometheus", "influx") or ctx.args.stdin):
+        if ctx.args.stdin and ctx.format == "text":
+            raise _usage("--stdin writes one record per input line: choose "
+                         "--format influx, json or prometheus")
+        return _cmd_stat_degrading(ctx)
+    if ctx.args.stdin:
+        raise _usage(f"--stdin applies to 'stat' only, not to '{command}'")
+    if ctx.format == "influx" and command != "stat":
+        raise _usage(f"--format influx applies to 'stat' only, not to '{command}'")
     if command == "raw":
         _raw_request(ctx)  # usage errors before touching the library
     with _open_handle() as handle:
