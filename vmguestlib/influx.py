@@ -5,7 +5,9 @@ One line per sample::
     vmware_guest,session_id=0x1f2e,resource_pool_path=/Resources up=1i,... 1733011200000000000
 
 * measurement ``vmware_guest``; tags ``session_id`` (hexadecimal) and
-  ``resource_pool_path`` (left out when the host reports none or it is empty);
+  ``resource_pool_path`` (left out when the host reports none or it is empty;
+  commas, equals signs and spaces escaped, line breaks written as ``\\n``, a
+  trailing backslash dropped);
 * every statistic the host reports is an integer field under its accessor name,
   in the library's unit (``cpu_stolen_ms``, ``mem_ballooned_mb``, ...): ``i``
   (signed 64-bit), or ``u`` for a value above 2**63 - 1;
@@ -36,11 +38,14 @@ MEASUREMENT = "vmware_guest"
 _INT64_MAX = 2**63 - 1
 
 
-def _escape_key(text: str) -> str:
-    """Escape a measurement-free key or tag value: backslash, comma, equals, space;
-    line breaks cannot appear in line protocol and are written as ``\\n``."""
-    return (text.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=")
-            .replace(" ", "\\ ").replace("\n", "\\n").replace("\r", "\\r"))
+def _escape_tag(text: str) -> str:
+    """Escape a tag value: comma, equals sign and space get a backslash (a
+    backslash elsewhere is literal, as line-protocol readers take it).  Line
+    breaks cannot appear in line protocol: they are written as the two
+    characters ``\\n``.  A trailing backslash would escape the separator
+    after it, so it is dropped."""
+    text = text.replace("\r", "\\r").replace("\n", "\\n").rstrip("\\")
+    return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
 
 def _escape_string(text: str) -> str:
@@ -73,8 +78,8 @@ def line(data: Snapshot | Sample, timestamp_ns: int | None = None) -> str:
         snapshot, sample = data, None
     tags = f"{MEASUREMENT},session_id=0x{snapshot.session_id:x}"
     pool = snapshot.resource_pool_path
-    if pool:
-        tags += f",resource_pool_path={_escape_key(pool)}"
+    if pool and _escape_tag(pool):
+        tags += f",resource_pool_path={_escape_tag(pool)}"
     fields = ["up=1i"]
     for info in STATS:
         value = getattr(snapshot, info.name, None)
