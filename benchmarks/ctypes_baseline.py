@@ -14,49 +14,10 @@ import ctypes
 from ctypes import byref, c_char_p, c_int, c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Callable
 
+from vmguestlib._stats import STATS, StatInfo
+
 SUCCESS = 0
 BUFFER_TOO_SMALL = 7
-
-# (C name without "VMGuestLib_Get", Python accessor name, width in bits):
-# the widths of the public API (see the accessor table in DESIGN.md).
-ACCESSORS: tuple[tuple[str, str, int], ...] = (
-    ("CpuReservationMHz", "cpu_reservation_mhz", 32),
-    ("CpuLimitMHz", "cpu_limit_mhz", 32),
-    ("CpuShares", "cpu_shares", 32),
-    ("CpuUsedMs", "cpu_used_ms", 64),
-    ("CpuStolenMs", "cpu_stolen_ms", 64),
-    ("ElapsedMs", "elapsed_ms", 64),
-    ("HostProcessorSpeed", "host_processor_speed", 32),
-    ("MemReservationMB", "mem_reservation_mb", 32),
-    ("MemLimitMB", "mem_limit_mb", 32),
-    ("MemShares", "mem_shares", 32),
-    ("MemMappedMB", "mem_mapped_mb", 32),
-    ("MemActiveMB", "mem_active_mb", 32),
-    ("MemOverheadMB", "mem_overhead_mb", 32),
-    ("MemBalloonedMB", "mem_ballooned_mb", 32),
-    ("MemSwappedMB", "mem_swapped_mb", 32),
-    ("MemSharedMB", "mem_shared_mb", 32),
-    ("MemSharedSavedMB", "mem_shared_saved_mb", 32),
-    ("MemUsedMB", "mem_used_mb", 32),
-    ("MemTargetSizeMB", "mem_target_size_mb", 64),
-    ("MemShares64", "mem_shares64", 64),
-    ("MemZippedMB", "mem_zipped_mb", 32),
-    ("MemZipSavedMB", "mem_zip_saved_mb", 32),
-    ("MemLLSwappedMB", "mem_llswapped_mb", 32),
-    ("MemSwapTargetMB", "mem_swap_target_mb", 32),
-    ("MemBalloonTargetMB", "mem_balloon_target_mb", 32),
-    ("MemBalloonMaxMB", "mem_balloon_max_mb", 32),
-    ("HostNumCpuCores", "host_num_cpu_cores", 32),
-    ("HostCpuUsedMs", "host_cpu_used_ms", 64),
-    ("HostMemSwappedMB", "host_mem_swapped_mb", 64),
-    ("HostMemSharedMB", "host_mem_shared_mb", 64),
-    ("HostMemUsedMB", "host_mem_used_mb", 64),
-    ("HostMemPhysMB", "host_mem_phys_mb", 64),
-    ("HostMemPhysFreeMB", "host_mem_phys_free_mb", 64),
-    ("HostMemKernOvhdMB", "host_mem_kern_ovhd_mb", 64),
-    ("HostMemMappedMB", "host_mem_mapped_mb", 64),
-    ("HostMemUnmappedMB", "host_mem_unmapped_mb", 64),
-)
 
 
 class GuestLibError(Exception):
@@ -67,9 +28,9 @@ class GuestLibError(Exception):
         self.code = code
 
 
-def _make_getter(c_name: str, bits: int) -> Callable[[GuestLib], int]:
-    function = "VMGuestLib_Get" + c_name
-    ctype = c_uint32 if bits == 32 else c_uint64
+def _make_getter(info: StatInfo) -> Callable[[GuestLib], int]:
+    function = info.entry_point
+    ctype = c_uint32 if info.width == 32 else c_uint64
 
     def getter(self: GuestLib) -> int:
         value = ctype()
@@ -78,7 +39,7 @@ def _make_getter(c_name: str, bits: int) -> Callable[[GuestLib], int]:
             raise GuestLibError(function, ret)
         return value.value
 
-    getter.__name__ = "Get" + c_name
+    getter.__name__ = info.compat_name
     return getter
 
 
@@ -125,10 +86,11 @@ class GuestLib:
             self.handle = c_void_p()
 
     def getters(self) -> list[Callable[[], int]]:
-        """Every accessor method, bound, in the order of ``ACCESSORS``."""
-        return [getattr(self, "Get" + c_name) for c_name, _, _ in ACCESSORS]
+        """Every accessor method, bound, in the order of ``vmguestlib.ACCESSORS``."""
+        return [getattr(self, info.compat_name) for info in STATS]
 
 
-for _c_name, _py_name, _bits in ACCESSORS:
-    setattr(GuestLib, "Get" + _c_name, _make_getter(_c_name, _bits))
-del _c_name, _py_name, _bits
+# One method per statistic, named and typed as the package's table says.
+for _info in STATS:
+    setattr(GuestLib, _info.compat_name, _make_getter(_info))
+del _info

@@ -2,32 +2,65 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 
 import vmguestlib
 from vmguestlib import Handle
+from vmguestlib._stats import STATS
 from vmguestlib._vmguestlib import ACCESSORS
 
-WIDTH_64 = {
-    "cpu_used_ms", "cpu_stolen_ms", "elapsed_ms", "mem_target_size_mb",
-    "mem_shares64", "host_cpu_used_ms", "host_mem_swapped_mb",
-    "host_mem_shared_mb", "host_mem_used_mb", "host_mem_phys_mb",
-    "host_mem_phys_free_mb", "host_mem_kern_ovhd_mb", "host_mem_mapped_mb",
-    "host_mem_unmapped_mb",
-}
+WIDTH_64 = {info.name for info in STATS if info.width == 64}
+
+
+def test_table_is_the_extensions_accessor_list():
+    """C and Python come from the same table: the extension lists the
+    statistics of the Python table, in its order."""
+    assert tuple(info.name for info in STATS) == ACCESSORS
+    assert len(ACCESSORS) == 36
+    assert 0 < len(WIDTH_64) < len(ACCESSORS)
 
 
 def test_accessor_table_matches_header():
-    header = (pytest.importorskip("pathlib").Path(__file__).parent.parent
-              / "include" / "vgl_abi.h")
+    header = Path(__file__).parent.parent / "include" / "vgl_abi.h"
     if not header.exists():
         pytest.skip("source tree not available")
     rows = re.findall(r"X\((\w+), (\w+), (\d+),", header.read_text())
-    assert tuple(py for _, py, _ in rows) == ACCESSORS
-    assert {py for _, py, w in rows if w == "64"} == WIDTH_64
-    assert len(ACCESSORS) == 36
+    assert [(c, py, int(w)) for c, py, w in rows] == [
+        (info.c_name, info.name, info.width) for info in STATS]
+
+
+def test_docstrings_come_from_the_table():
+    """The built extension's docstrings carry each statistic's description
+    (the C header is generated from the same table as the Python one)."""
+    for info in STATS:
+        phrase = info.description.rstrip(".").replace(" (no sample when unlimited)", "")
+        phrase = phrase[0].lower() + phrase[1:]
+        method_doc = getattr(Handle, info.name).__doc__
+        field_doc = getattr(vmguestlib.Snapshot, info.name).__doc__
+        assert method_doc.lower().startswith(f"return the {phrase.lower()}"), method_doc
+        assert f"({info.unit}, {info.width}-bit)" in method_doc
+        assert field_doc.lower().startswith(phrase.lower()), field_doc
+        assert ("0xFFFFFFFF: no limit" in method_doc) == info.is_limit
+
+
+def _stub_docstrings(cls: str) -> dict[str, str]:
+    tree = ast.parse((Path(vmguestlib.__file__).parent / "_vmguestlib.pyi").read_text())
+    node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+    return {f.name: " ".join(ast.get_docstring(f).split()) for f in node.body
+            if isinstance(f, ast.FunctionDef) and ast.get_docstring(f)}
+
+
+def test_stub_docstrings_are_the_extensions():
+    """The stub's accessor block and the C header come from one table: every
+    docstring in the stub is the built extension's, word for word."""
+    for cls in (Handle, vmguestlib.Snapshot):
+        stub = _stub_docstrings(cls.__name__)
+        for info in STATS:
+            assert stub[info.name] == getattr(cls, info.name).__doc__, (cls, info.name)
 
 
 VENDOR_HEADER = "/usr/include/vmGuestLib/vmGuestLib.h"   # Debian's open-vm-tools-dev
@@ -40,13 +73,10 @@ def test_widths_match_the_vendor_header():
     each accessor in the public header (a wrong width is memory corruption)."""
     with open(VENDOR_HEADER, encoding="utf-8", errors="replace") as f:
         text = f.read()
-    found = dict(re.findall(
+    found = {c: int(w) for c, w in re.findall(
         r"VMGuestLib_Get(\w+)\(\s*VMGuestLibHandle\s+\w+\s*,\s*(?://[^\n]*)?\s*"
-        r"uint(32|64)\s*\*", text))
-    abi = pytest.importorskip("pathlib").Path(__file__).parent.parent / "include" / "vgl_abi.h"
-    if not abi.exists():
-        pytest.skip("source tree not available")
-    ours = {c: w for c, _py, w in re.findall(r"X\((\w+), (\w+), (\d+),", abi.read_text())}
+        r"uint(32|64)\s*\*", text)}
+    ours = {info.c_name: info.width for info in STATS}
     assert len(found) >= 30, found           # the parse really found them
     assert set(found) <= set(ours), set(found) - set(ours)
     assert {c: found[c] for c in found} == {c: ours[c] for c in found}

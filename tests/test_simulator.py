@@ -4,7 +4,6 @@ entry points (ctypes), plus its Python control API and vmguestlib.testing."""
 from __future__ import annotations
 
 import ctypes
-import re
 import subprocess
 import sys
 import threading
@@ -15,10 +14,10 @@ import pytest
 
 import vmguestlib.testing
 from vmguestlib import _simulator
+from vmguestlib._stats import STATS
 from vmguestlib.testing import Simulator, simulated, simulator_path
 
 ROOT = Path(__file__).resolve().parent.parent
-ABI_HEADER = ROOT / "include" / "vgl_abi.h"
 
 SUCCESS, OTHER, NOT_RUNNING_IN_VM, NOT_ENABLED, NOT_AVAILABLE, NO_INFO = 0, 1, 2, 3, 4, 5
 MEMORY, BUFFER_TOO_SMALL, INVALID_HANDLE, INVALID_ARG, UNSUPPORTED_VERSION = 6, 7, 8, 9, 10
@@ -36,28 +35,8 @@ FUNCTIONS = (
 REQUIRED = FUNCTIONS[:5]
 
 
-def _accessor_table() -> list[tuple[str, str, int]]:
-    """(CName, python_name, width) per accessor, from the ABI header when the
-    source tree is there, else from the simulator (width probed)."""
-    if ABI_HEADER.exists():
-        text = ABI_HEADER.read_text()
-        block = text[text.index("#define VGL_ACCESSORS(X)") :]
-        block = block[: block.index("/* Index of each accessor")]
-        rows = re.findall(r"X\((\w+), (\w+), (32|64),", block)
-        return [(c, py, int(w)) for c, py, w in rows]
-    rows = []
-    for fn, py in zip(_simulator.function_names()[len(FUNCTIONS) :], _simulator.accessor_names()):
-        try:
-            _simulator.set_value(py, 2**32)
-            width = 64
-        except OverflowError:
-            width = 32
-        rows.append((fn[3:], py, width))
-    _simulator.reset()
-    return rows
-
-
-ACCESSORS = _accessor_table()
+# (CName, python_name, width) per accessor, from the statistics table.
+ACCESSORS = [(info.c_name, info.name, info.width) for info in STATS]
 
 
 class Lib:

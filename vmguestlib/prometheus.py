@@ -55,9 +55,6 @@ _log = logging.getLogger("vmguestlib.prometheus")
 Labels = dict[str, str]
 Number = Union[int, float]
 
-#: which limit statistic belongs to which ``resource`` label value
-_LIMIT_RESOURCE = {"cpu_limit_mhz": "cpu", "mem_limit_mb": "memory"}
-
 
 @dataclass(frozen=True)
 class MetricFamily:
@@ -108,10 +105,9 @@ def families(
         raw = getattr(snapshot, info.name, None)
         if raw is None:
             continue
-        if info.is_limit:
-            resource = _LIMIT_RESOURCE.get(info.name, info.name)
+        if info.limit is not None:
             is_unl = info.is_unlimited(raw)
-            unlimited.append(({"resource": resource}, 1 if is_unl else 0))
+            unlimited.append(({"resource": info.limit}, 1 if is_unl else 0))
             if is_unl:
                 continue
         out.append(MetricFamily(
