@@ -146,22 +146,27 @@ def test_paths_and_methods(serve: type[Served]) -> None:
 def test_idle_connections_at_the_cap(serve: type[Served]) -> None:
     s = serve("--max-connections", "16", "--read-timeout", "30", "--idle-timeout", "30")
     assert get(s)[0] == 200
+    time.sleep(0.5)     # that connection's thread has ended
     with ExitStack() as stack:
         idle = [stack.enter_context(s.connect()) for _ in range(16)]
         time.sleep(0.3)
+        for c in idle:      # all 16 were taken, none refused
+            c.setblocking(False)
+            with pytest.raises(BlockingIOError):
+                c.recv(1)
         cpu0 = s.cpu_seconds()
         # The cap is reached by idle connections: one more scrape is refused at once.
         t0 = time.monotonic()
         status, head, _ = get(s)
         refused_in = time.monotonic() - t0
-        assert status == 503 and b"Retry-After" in head
-        assert refused_in < 1.0
+        assert status == 503 and b"Retry-After" in head, head
+        assert refused_in < 1.0, refused_in
         # A flood of further connections is refused too, each quickly.
         t0 = time.monotonic()
         for _ in range(200):
             with s.connect() as extra:
                 assert request(extra, b"", limit=5).startswith(b"HTTP/1.1 503")
-        assert time.monotonic() - t0 < 10
+        assert time.monotonic() - t0 < 10, time.monotonic() - t0
         # Then idle: the server does nothing while holding the connections.
         cpu1 = s.cpu_seconds()
         time.sleep(2)
