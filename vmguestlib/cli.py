@@ -250,6 +250,7 @@ exit status:
   0   success
   64  usage error
   69  no statistics here: guest library missing, not a VMware VM, Guest API disabled
+      (serve keeps running and serves vmware_guest_up 0, unless --fail-fast)
   71  serve cannot listen on the address, or --output cannot write its file
   75  reading the statistics failed (usually temporary)
 
@@ -261,6 +262,7 @@ examples:
   vmguestlib memlimit                   as 'vmware-toolbox-cmd stat memlimit'
   vmguestlib raw json                   the host's own list of raw statistics
   vmguestlib serve --port 9500          Prometheus exporter on :9500/metrics
+  vmguestlib -f influx --stdin          a sample per input line (Telegraf execd, STDIN)
 """
 
 
@@ -306,8 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     raw.add_argument("raw_args", nargs="*", metavar="ARG", help="[ENCODING] [STAT]")
     serve = sub.add_parser(
         "serve", parents=[common], help="Prometheus exporter over HTTP",
-        description="Serve the statistics to Prometheus over HTTP (needs the "
-                    "vmguestlib[prometheus] extra).  Each scrape reads fresh values.",
+        description="Serve the statistics to Prometheus over HTTP.  Each scrape reads "
+                    "fresh values; where the Guest API is unavailable it serves "
+                    "vmware_guest_up 0 with the reason and retries.",
     )
     serve.add_argument("--port", type=_port, required=True,
                        help="TCP port to listen on (0: any free port)")
