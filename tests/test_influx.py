@@ -80,6 +80,8 @@ def test_not_available_statistics_have_no_field(sim: Simulator) -> None:
 
 @pytest.mark.parametrize("path", ["/a\nb", "trailing\\", "x=y", "  ", "\\,"])
 def test_awkward_pool_paths_stay_one_valid_line(sim: Simulator, path: str) -> None:
+    if path == "\\," and int(getattr(lpp, "__version__", "0").split(".")[0]) < 2:
+        pytest.skip("a backslash before an escaped comma: older parsers read it otherwise")
     sim.set(resource_pool_path=path)
     with vmguestlib.Handle() as h:
         text = influx.line(h.snapshot())

@@ -43,7 +43,8 @@ def _escape_tag(text: str) -> str:
     backslash elsewhere is literal, as line-protocol readers take it).  Line
     breaks cannot appear in line protocol: they are written as the two
     characters ``\\n``.  A trailing backslash would escape the separator
-    after it, so it is dropped."""
+    after it, so it is dropped.  (A backslash right before a comma, equals
+    sign or space is read differently by different readers.)"""
     text = text.replace("\r", "\\r").replace("\n", "\\n").rstrip("\\")
     return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
 
