@@ -80,9 +80,10 @@ static vgl_state *state_of(PyObject *self)
     return (vgl_state *)PyType_GetModuleState(Py_TYPE(self));
 }
 
-static PyObject *raise_closed(PyObject *self, const char *what)
+static PyObject *raise_closed(PyObject *self, const char *function,
+                              const char *call)
 {
-    return vgl_raise(state_of(self), NULL, VGL_STATUS_CLOSED, what);
+    return vgl_raise(state_of(self), NULL, VGL_STATUS_CLOSED, function, call);
 }
 
 /* ------------------------------------------------------------------ */
@@ -118,7 +119,7 @@ static int handle_init(PyObject *op, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Handle is already initialized");
         goto done;
     }
-    lib = vgl_current_library(st);
+    lib = vgl_current_library(st, "Handle()");
     if (lib == NULL) {
         goto done;
     }
@@ -133,7 +134,7 @@ static int handle_init(PyObject *op, PyObject *args, PyObject *kw)
      * not, and needs vgl_core_destroy at dealloc either way. */
     vgl_atomic_store_int(&self->state, HANDLE_READY);
     if (status != VGL_ERROR_SUCCESS) {
-        vgl_raise(st, lib, status, "VMGuestLib_OpenHandle");
+        vgl_raise(st, lib, status, "VMGuestLib_OpenHandle", "Handle()");
         goto done;
     }
     result = 0;
@@ -184,17 +185,18 @@ static void handle_dealloc(PyObject *op)
         }                                                                   \
     } while (0)
 
-static PyObject *read_accessor(PyObject *op, int index, const char *what)
+static PyObject *read_accessor(PyObject *op, int index, const char *function,
+                               const char *call)
 {
     HandleObject *self = HANDLE(op);
     uint64_t value = 0;
     vgl_status status;
     if (!handle_ready(self)) {
-        return raise_closed(op, what);
+        return raise_closed(op, function, call);
     }
     WITH_CORE_LOCK(self, status = vgl_core_get_locked(&self->core, index, &value));
     if (status != VGL_ERROR_SUCCESS) {
-        return vgl_raise(state_of(op), self->core.lib, status, what);
+        return vgl_raise(state_of(op), self->core.lib, status, function, call);
     }
     /* The GIL is held here, whichever way the lock was taken. */
     return accessor_int(self, index, value);
@@ -204,7 +206,8 @@ static PyObject *read_accessor(PyObject *op, int index, const char *what)
     static PyObject *handle_##py(PyObject *op, PyObject *unused)            \
     {                                                                       \
         (void)unused;                                                       \
-        return read_accessor(op, VGL_ACC_##c, "VMGuestLib_Get" #c);         \
+        return read_accessor(op, VGL_ACC_##c, "VMGuestLib_Get" #c,          \
+                             "Handle." #py "()");                           \
     }
 VGL_ACCESSORS(X)
 #undef X
@@ -216,14 +219,14 @@ static PyObject *handle_update(PyObject *op, PyObject *unused)
     int changed = 0;
     (void)unused;
     if (!handle_ready(self)) {
-        return raise_closed(op, "VMGuestLib_UpdateInfo");
+        return raise_closed(op, "VMGuestLib_UpdateInfo", "Handle.update()");
     }
     Py_BEGIN_ALLOW_THREADS
     status = vgl_core_update(&self->core, &changed, NULL);
     Py_END_ALLOW_THREADS
     if (status != VGL_ERROR_SUCCESS) {
         return vgl_raise(state_of(op), self->core.lib, status,
-                         "VMGuestLib_UpdateInfo");
+                         "VMGuestLib_UpdateInfo", "Handle.update()");
     }
     return PyBool_FromLong(changed);
 }
@@ -244,14 +247,15 @@ static PyObject *handle_snapshot(PyObject *op, PyObject *unused)
     (void)unused;
 
     if (!handle_ready(self)) {
-        return raise_closed(op, "VMGuestLib_UpdateInfo");
+        return raise_closed(op, "VMGuestLib_UpdateInfo", "Handle.snapshot()");
     }
     data.path = NULL;
     Py_BEGIN_ALLOW_THREADS
     status = vgl_core_update(&self->core, &changed, &data);
     Py_END_ALLOW_THREADS
     if (status != VGL_ERROR_SUCCESS) {
-        return vgl_raise(st, self->core.lib, status, "VMGuestLib_UpdateInfo");
+        return vgl_raise(st, self->core.lib, status, "VMGuestLib_UpdateInfo",
+                         "Handle.snapshot()");
     }
     /* Any failure other than "this host/library lacks it" is an error. */
     for (i = 0; i < VGL_N_ACCESSORS; i++) {
@@ -260,14 +264,15 @@ static PyObject *handle_snapshot(PyObject *op, PyObject *unused)
             char what[96];
             snprintf(what, sizeof(what), "VMGuestLib_%s", vgl_accessor_c_name(i));
             free(data.path);
-            return vgl_raise(st, self->core.lib, data.status[i], what);
+            return vgl_raise(st, self->core.lib, data.status[i], what,
+                             "Handle.snapshot()");
         }
     }
     if (data.path_status != VGL_ERROR_SUCCESS &&
         !vgl_status_is_absent(data.path_status)) {
         free(data.path);
         return vgl_raise(st, self->core.lib, data.path_status,
-                         "VMGuestLib_GetResourcePoolPath");
+                         "VMGuestLib_GetResourcePoolPath", "Handle.snapshot()");
     }
     items[VGL_SNAP_SESSION] = PyLong_FromUnsignedLongLong(data.session);
     for (i = 0; i < VGL_N_ACCESSORS; i++) {
@@ -302,12 +307,14 @@ static PyObject *handle_resource_pool_path(PyObject *op, PyObject *unused)
     PyObject *r;
     (void)unused;
     if (!handle_ready(self)) {
-        return raise_closed(op, "VMGuestLib_GetResourcePoolPath");
+        return raise_closed(op, "VMGuestLib_GetResourcePoolPath",
+                            "Handle.resource_pool_path()");
     }
     WITH_CORE_LOCK(self, status = vgl_core_pool_path_locked(&self->core, &path));
     if (status != VGL_ERROR_SUCCESS) {
         return vgl_raise(state_of(op), self->core.lib, status,
-                         "VMGuestLib_GetResourcePoolPath");
+                         "VMGuestLib_GetResourcePoolPath",
+                         "Handle.resource_pool_path()");
     }
     r = decode_path(path);
     free(path);
@@ -346,17 +353,18 @@ static PyObject *handle_stat(PyObject *op, PyObject *args, PyObject *kw)
         /* Checked before anything else: off a VMware VM the library's
          * StatGet would crash the process. */
         return vgl_raise(state_of(op), lib, VGL_STATUS_STAT_REFUSED,
-                         "VMGuestLib_StatGet");
+                         "VMGuestLib_StatGet", "Handle.stat()");
     }
     WITH_CORE_LOCK(self, closed = self->core.h == NULL);
     if (closed) {
-        return raise_closed(op, "VMGuestLib_StatGet");
+        return raise_closed(op, "VMGuestLib_StatGet", "Handle.stat()");
     }
     Py_BEGIN_ALLOW_THREADS
     status = vgl_core_stat(lib, encoding, stat, &reply, &size);
     Py_END_ALLOW_THREADS
     if (status != VGL_ERROR_SUCCESS) {
-        return vgl_raise(state_of(op), lib, status, "VMGuestLib_StatGet");
+        return vgl_raise(state_of(op), lib, status, "VMGuestLib_StatGet",
+                         "Handle.stat()");
     }
     r = PyBytes_FromStringAndSize(reply, (Py_ssize_t)size);
     Py_BEGIN_ALLOW_THREADS
@@ -386,7 +394,7 @@ static PyObject *handle_enter(PyObject *op, PyObject *unused)
         WITH_CORE_LOCK(self, closed = self->core.h == NULL);
     }
     if (closed) {
-        return raise_closed(op, "Handle.__enter__");
+        return raise_closed(op, NULL, "Handle.__enter__()");
     }
     return Py_NewRef(op);
 }
@@ -418,12 +426,12 @@ static PyObject *handle_get_session_id(PyObject *op, void *closure)
     vgl_status status;
     (void)closure;
     if (!handle_ready(self)) {
-        return raise_closed(op, "Handle.session_id");
+        return raise_closed(op, "VMGuestLib_GetSessionId", "Handle.session_id");
     }
     WITH_CORE_LOCK(self, status = vgl_core_session_locked(&self->core, &sid));
     if (status != VGL_ERROR_SUCCESS) {
         return vgl_raise(state_of(op), self->core.lib, status,
-                         "VMGuestLib_GetSessionId");
+                         "VMGuestLib_GetSessionId", "Handle.session_id");
     }
     return PyLong_FromUnsignedLongLong((unsigned long long)sid);
 }

@@ -32,23 +32,18 @@ static void *publish_if_unset(void *volatile *p, void *desired)
 #endif
 }
 
-vgl_library *vgl_current_library(vgl_state *st)
+vgl_library *vgl_current_library(vgl_state *st, const char *call)
 {
     vgl_library *lib = (vgl_library *)vgl_atomic_load_ptr(&st->current);
-    vgl_load_error *err;
+    vgl_load_error err;
     if (lib != NULL) {
         return lib;
     }
-    err = (vgl_load_error *)PyMem_Malloc(sizeof(*err));
-    if (err == NULL) {
-        PyErr_NoMemory();
-        return NULL;
-    }
     Py_BEGIN_ALLOW_THREADS
-    lib = vgl_load(NULL, err);
+    lib = vgl_load(NULL, &err);
     Py_END_ALLOW_THREADS
     if (lib == NULL) {
-        vgl_raise_load_error(st, err);
+        vgl_raise_load_error(st, &err, call);
     }
     else {
         /* Only if no other thread chose a library meanwhile: a default search
@@ -56,7 +51,7 @@ vgl_library *vgl_current_library(vgl_state *st)
          * library load() chose. */
         lib = (vgl_library *)publish_if_unset(&st->current, lib);
     }
-    PyMem_Free(err);
+    vgl_load_error_free(&err);
     return lib;
 }
 
@@ -66,7 +61,7 @@ static PyObject *mod_load(PyObject *module, PyObject *args, PyObject *kw)
     vgl_state *st = get_state(module);
     PyObject *path = Py_None, *encoded = NULL;
     const char *cpath = NULL;
-    vgl_load_error *err;
+    vgl_load_error err;
     vgl_library *lib;
 
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:load", kwlist, &path)) {
@@ -84,21 +79,16 @@ static PyObject *mod_load(PyObject *module, PyObject *args, PyObject *kw)
             return NULL;
         }
     }
-    err = (vgl_load_error *)PyMem_Malloc(sizeof(*err));
-    if (err == NULL) {
-        Py_XDECREF(encoded);
-        return PyErr_NoMemory();
-    }
     Py_BEGIN_ALLOW_THREADS
-    lib = vgl_load(cpath, err);
+    lib = vgl_load(cpath, &err);
     Py_END_ALLOW_THREADS
     Py_XDECREF(encoded);
     if (lib == NULL) {
-        vgl_raise_load_error(st, err);
-        PyMem_Free(err);
+        vgl_raise_load_error(st, &err, "vmguestlib.load()");
+        vgl_load_error_free(&err);
         return NULL;
     }
-    PyMem_Free(err);
+    vgl_load_error_free(&err);
     vgl_atomic_store_ptr(&st->current, lib);
     return PyUnicode_DecodeFSDefault(lib->path);
 }

@@ -31,11 +31,16 @@ typedef struct {
 /* errors.c */
 int vgl_errors_init(PyObject *module, vgl_state *st);
 void vgl_errors_clear(vgl_state *st);
-/* Raise the exception for `code` (a library code or a VGL_STATUS_*), `what`
- * naming the operation.  Always returns NULL. */
+/* Raise the exception for `code` (a library code or a VGL_STATUS_*):
+ * `function` is the C entry point ("VMGuestLib_UpdateInfo", NULL when none
+ * was called), `call` the Python call the user made ("Handle.update()").
+ * The class, reason and hint come from one table in errors.c.  Always
+ * returns NULL. */
 PyObject *vgl_raise(vgl_state *st, vgl_library *lib, vgl_status code,
-                    const char *what);
-PyObject *vgl_raise_load_error(vgl_state *st, const vgl_load_error *err);
+                    const char *function, const char *call);
+/* Raise LibraryNotFoundError for a failed load made by `call`. */
+PyObject *vgl_raise_load_error(vgl_state *st, const vgl_load_error *err,
+                               const char *call);
 const char *vgl_builtin_error_text(long code);
 
 /* snapshot.c */
@@ -50,7 +55,7 @@ int vgl_handle_init_type(PyObject *module, vgl_state *st);
 /* module.c */
 /* The library new handles use, loading with the default search when none is
  * loaded yet.  NULL with an exception set on failure.  GIL held. */
-vgl_library *vgl_current_library(vgl_state *st);
+vgl_library *vgl_current_library(vgl_state *st, const char *call);
 
 /* PyModule_AddObjectRef appeared in 3.10. */
 #if PY_VERSION_HEX < 0x030A0000

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import vmguestlib
@@ -162,3 +168,193 @@ def test_stat_error(sim):
     sim.fail("StatGet", vmguestlib.ERROR_NOT_ENABLED)
     with Handle() as h, pytest.raises(vmguestlib.NotEnabledError):
         h.stat()
+
+
+# -- structured attributes ---------------------------------------------------------
+
+ATTRIBUTES = ("code", "function", "call", "reason", "hint")
+ALL_CLASSES = [vmguestlib.VMGuestLibError, *CLASSES.values(), vmguestlib.LibraryNotFoundError]
+
+
+def composed(e: vmguestlib.VMGuestLibError) -> str:
+    """str() as documented: call, function, reason, [error code], hint."""
+    text = "".join(f"{part}: " for part in (e.call, e.function) if part is not None)
+    text += str(e.reason)
+    if e.code is not None:
+        text += f" [error {e.code}]"
+    if e.hint:
+        text += f"; {e.hint}"
+    return text
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
+def test_every_class_has_the_attributes(cls):
+    for name in ATTRIBUTES:
+        assert hasattr(cls, name), name
+    made = cls("by hand")
+    assert str(made) == "by hand"          # no reason: reads like any exception
+    assert (made.function, made.call, made.reason, made.hint) == (None,) * 4
+
+
+def _raised(sim, code):
+    """The exception an accessor raises when the library returns `code`."""
+    sim.fail("GetMemShares", code)
+    with Handle() as h:
+        h.update()
+        try:
+            h.mem_shares()
+        except vmguestlib.VMGuestLibError as e:   # caught as the base class
+            return e
+    raise AssertionError("no exception")
+
+
+@pytest.mark.parametrize("code", [*sorted(CLASSES), 999])
+def test_attributes_of_a_raised_error(sim, code):
+    e = _raised(sim, code)
+    assert type(e) is CLASSES.get(code, vmguestlib.VMGuestLibError)
+    assert e.code == code
+    assert e.function == "VMGuestLib_GetMemShares"
+    assert e.call == "Handle.mem_shares()"
+    assert e.reason == vmguestlib.error_text(code)
+    assert e.hint is None or (isinstance(e.hint, str) and e.hint)
+    assert str(e) == composed(e)
+    assert e.args == (str(e),)
+
+
+@pytest.mark.parametrize(("code", "words"), [
+    (vmguestlib.ERROR_NOT_RUNNING_IN_VM, "simulated()"),
+    (vmguestlib.ERROR_NOT_ENABLED, 'isolation.tools.guestlibGetInfo.disable = "FALSE"'),
+    (vmguestlib.ERROR_NOT_AVAILABLE, "does not report"),
+    (vmguestlib.ERROR_NO_INFO, "Handle.update()"),
+    (vmguestlib.ERROR_UNSUPPORTED_VERSION, "too old"),
+])
+def test_hint_says_what_to_do(sim, code, words):
+    e = _raised(sim, code)
+    assert e.hint is not None and words in e.hint
+    assert str(e).endswith(f"; {e.hint}")
+
+
+def test_no_info_before_update_names_update(sim):
+    with Handle() as h:
+        with pytest.raises(vmguestlib.NoInfoError) as exc:
+            h.cpu_used_ms()
+        assert exc.value.call == "Handle.cpu_used_ms()"
+        assert "call Handle.update()" in str(exc.value)
+        with pytest.raises(vmguestlib.NoInfoError) as exc:
+            h.session_id  # noqa: B018
+        assert exc.value.call == "Handle.session_id"
+        assert exc.value.function == "VMGuestLib_GetSessionId"
+
+
+def test_messages_name_the_python_call(sim):
+    sim.fail("OpenHandle", vmguestlib.ERROR_OTHER, times=1)
+    with pytest.raises(vmguestlib.OtherError) as exc:
+        Handle()
+    assert (exc.value.call, exc.value.function) == ("Handle()", "VMGuestLib_OpenHandle")
+    assert str(exc.value).startswith("Handle(): VMGuestLib_OpenHandle: ")
+    h = Handle()
+    for method, function in (("update", "VMGuestLib_UpdateInfo"),
+                             ("snapshot", "VMGuestLib_UpdateInfo"),
+                             ("resource_pool_path", "VMGuestLib_GetResourcePoolPath"),
+                             ("stat", "VMGuestLib_StatGet")):
+        sim.clear_failures()
+        sim.fail(function[len("VMGuestLib_"):], vmguestlib.ERROR_OTHER)
+        if method == "resource_pool_path":
+            h.update()
+        with pytest.raises(vmguestlib.OtherError) as exc:
+            getattr(h, method)()
+        assert exc.value.call == f"Handle.{method}()"
+        assert exc.value.function == function
+    h.close()
+    with pytest.raises(vmguestlib.InvalidHandleError) as exc:
+        h.cpu_limit_mhz()
+    assert exc.value.call == "Handle.cpu_limit_mhz()"
+    assert exc.value.reason == "the handle is closed"
+    assert exc.value.hint == "open a new Handle"
+    with pytest.raises(vmguestlib.InvalidHandleError) as exc:
+        h.__enter__()
+    assert exc.value.call == "Handle.__enter__()" and exc.value.function is None
+
+
+def test_own_statuses_carry_our_reason(sim):
+    sim.set_mode("zero_session")
+    with Handle() as h, pytest.raises(vmguestlib.NoInfoError) as exc:
+        h.update()
+    assert exc.value.code == vmguestlib.ERROR_NO_INFO
+    assert "no session id" in exc.value.reason
+    assert exc.value.hint == "try again later"
+
+
+def test_library_not_found_attributes():
+    with pytest.raises(vmguestlib.VMGuestLibError) as exc:
+        vmguestlib.load("/nonexistent/libvmGuestLib.so")
+    e = exc.value
+    assert isinstance(e, vmguestlib.LibraryNotFoundError)
+    assert (e.code, e.function, e.call) == (None, None, "vmguestlib.load()")
+    assert e.filename == "/nonexistent/libvmGuestLib.so"
+    assert e.reason.startswith("cannot load '/nonexistent/libvmGuestLib.so': ")
+    assert e.hint and "open-vm-tools" in e.hint
+    assert e.tried == ("/nonexistent/libvmGuestLib.so",)
+    assert len(e.reasons) == 1 and e.reasons[0] in e.reason
+    assert str(e) == composed(e)
+
+
+@pytest.mark.parametrize("code", [vmguestlib.ERROR_NOT_ENABLED, 999])
+def test_pickle_keeps_the_attributes(sim, code):
+    e = _raised(sim, code)
+    back = pickle.loads(pickle.dumps(e))
+    assert type(back) is type(e)
+    assert [getattr(back, a) for a in ATTRIBUTES] == [getattr(e, a) for a in ATTRIBUTES]
+    assert str(back) == str(e)
+
+
+def test_str_follows_the_attributes(sim):
+    e = _raised(sim, vmguestlib.ERROR_OTHER)
+    e.hint = "do this"
+    assert str(e).endswith("[error 1]; do this")
+    e.hint = None
+    assert str(e).endswith("[error 1]")
+
+
+def test_cli_reads_the_attributes_not_the_message():
+    """The command line builds its line from the attributes: a message that
+    says something else is not looked at."""
+    from vmguestlib import cli  # noqa: PLC0415
+
+    e = vmguestlib.NotEnabledError("a message the CLI must not parse")
+    e.function, e.reason, e.hint = "VMGuestLib_UpdateInfo", "disabled", "enable it"
+    failure = cli._failure("vmguestlib: cannot read", e)
+    assert failure.code == 69
+    assert failure.message == ("vmguestlib: cannot read: VMGuestLib_UpdateInfo: disabled "
+                               "[error 3]; enable it")
+    missing = vmguestlib.LibraryNotFoundError("ignored")
+    missing.reason, missing.hint = "not found (3 places searched)", "install it"
+    failure = cli._failure("vmguestlib", missing)
+    assert failure.code == 69
+    assert failure.message.startswith("vmguestlib: not found (3 places searched); install it")
+    assert "--library PATH" in failure.message and "--simulate" in failure.message
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "errors.md"
+
+
+def _doc_examples() -> list[tuple[str, str]]:
+    if not DOCS.exists():
+        return []
+    text = DOCS.read_text(encoding="utf-8")
+    pairs = re.findall(r"```python\n(.*?)```\n\nprints\n\n```text\n(.*?)```", text, re.S)
+    return [(code, output) for code, output in pairs]
+
+
+def test_the_errors_page_has_examples():
+    if not DOCS.exists():
+        pytest.skip("outside the source tree")
+    assert len(_doc_examples()) == 2
+
+
+@pytest.mark.parametrize(("code", "output"), _doc_examples())
+def test_errors_page_example(code, output):
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == output

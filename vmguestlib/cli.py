@@ -39,7 +39,6 @@ from ._vmguestlib import (
     Snapshot,
     UnsupportedVersionError,
     VMGuestLibError,
-    error_text,
     load,
 )
 from .prometheus import render
@@ -85,21 +84,23 @@ COMMANDS = ("stat", *SINGLE_STATS, "sessionid", "raw", "serve")
 #: words that may follow ``stat``, as in ``vmware-toolbox-cmd stat speed``
 _STAT_WORDS = frozenset({*SINGLE_STATS, "sessionid", "raw"})
 
-_HINT_LIBRARY = (
-    "install open-vm-tools or VMware Tools in this VM, or name the library with "
-    "--library PATH or VMGUESTLIB_LIBRARY (--simulate tries the tool without a VM)"
-)
 _HINT_NOT_IN_VM = (
     "the statistics come from the VMware hypervisor, so this works only inside a "
     "VMware virtual machine (--simulate shows the tool with a simulated host)"
 )
-_HINT_NOT_ENABLED = (
-    "the Guest API is disabled for this VM: power it off, set its advanced "
-    'configuration parameter isolation.tools.guestlibGetInfo.disable = "FALSE" '
-    "and power it on again"
-)
 _HINT_TEMPORARY = "this is usually temporary: try again"
 _HINT_NOT_AVAILABLE = "the host does not report this statistic"
+
+#: exit status and advice by exception class, first match wins; advice None
+#: means the exception's own ``hint`` (which, for these classes, holds nothing
+#: specific to Python).  Anything else: EX_TEMPFAIL and _HINT_TEMPORARY.
+_FAILURES: tuple[tuple[type[VMGuestLibError], int, str | None], ...] = (
+    (LibraryNotFoundError, EX_UNAVAILABLE, None),
+    (NotRunningInVMError, EX_UNAVAILABLE, _HINT_NOT_IN_VM),
+    (NotEnabledError, EX_UNAVAILABLE, None),
+    (NotAvailableError, EX_TEMPFAIL, None),
+    (UnsupportedVersionError, EX_TEMPFAIL, None),
+)
 
 _DEBUG_ENV = "VMGUESTLIB_DEBUG"
 
@@ -114,43 +115,39 @@ class CliError(Exception):
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split()).rstrip(".")
+    """``text`` on one line: its lines joined by a space, any other control
+    character escaped as ``repr()`` would; nothing else is changed (runs of
+    spaces stay, so a path in the text is shown as it is)."""
+    joined = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in joined).rstrip(".")
 
 
 def _failure(what: str, exc: VMGuestLibError) -> CliError:
     """Turn a Guest API error into a CliError: what failed, why, what to do."""
+    code, hint = EX_TEMPFAIL, _HINT_TEMPORARY
+    for cls, status, advice in _FAILURES:
+        if isinstance(exc, cls):
+            code, hint = status, advice or exc.hint or _HINT_TEMPORARY
+            break
     if isinstance(exc, LibraryNotFoundError):
-        code, hint = EX_UNAVAILABLE, _HINT_LIBRARY
-    elif isinstance(exc, NotRunningInVMError):
-        code, hint = EX_UNAVAILABLE, _HINT_NOT_IN_VM
-    elif isinstance(exc, NotEnabledError):
-        code, hint = EX_UNAVAILABLE, _HINT_NOT_ENABLED
-    elif isinstance(exc, (NotAvailableError, UnsupportedVersionError)):
-        code, hint = EX_TEMPFAIL, _HINT_NOT_AVAILABLE
-    else:
-        code, hint = EX_TEMPFAIL, _HINT_TEMPORARY
+        if exc.filename is None:        # a search, not a path that was named
+            hint += " (or name it with --library PATH)"
+        hint += "; --simulate tries the tool without a VM"
     return CliError(code, f"{what}: {_library_reason(exc)}; {hint}")
 
 
 def _library_reason(exc: VMGuestLibError) -> str:
-    """The exception's message without the extension's own advice.
-
-    The extension words its messages as ``"<function>: <library text>[; advice]
-    [error N]"``; its advice is about the Python API, so the tool replaces it
-    with advice about the command line.
-    """
-    message = _one_line(str(exc)) or type(exc).__name__
-    code = getattr(exc, "code", None)
-    if isinstance(exc, LibraryNotFoundError) or not isinstance(code, int):
-        return message
-    try:
-        text = _one_line(error_text(code))
-    except (VMGuestLibError, ValueError):
-        return message
-    end = message.find(text + ";") if text else -1
-    if end < 0:
-        return message
-    return f"{message[: end + len(text)]} [error {code}]"
+    """What failed and why, from the exception's attributes: the C function,
+    the library's reason and the status code (the Python call and the
+    exception's hint, which speak of the Python API, are left out)."""
+    if exc.reason is None:              # made by hand, not by the extension
+        return _one_line(str(exc)) or type(exc).__name__
+    text = _one_line(exc.reason)
+    if exc.function is not None:
+        text = f"{exc.function}: {text}"
+    if exc.code is not None:
+        text = f"{text} [error {exc.code}]"
+    return text
 
 
 def _usage(message: str, prog: str = PROG) -> CliError:

@@ -122,24 +122,65 @@ static int contains(const char *hay, const char *needle)
     return strstr(hay, needle) != NULL;
 }
 
+static wchar_t *to_wide(const char *s)
+{
+    int n = MultiByteToWideChar(CP_UTF8, 0, s, -1, NULL, 0);
+    wchar_t *w = (wchar_t *)malloc((size_t)(n > 0 ? n : 1) * sizeof(wchar_t));
+    if (w == NULL) {
+        abort();
+    }
+    w[0] = L'\0';
+    if (n > 0) {
+        MultiByteToWideChar(CP_UTF8, 0, s, -1, w, n);
+    }
+    return w;
+}
+
 /* Paths from Windows may differ from ours in case only. */
 static int same_path(const char *a, const char *b)
 {
-    wchar_t wa[VGL_PATH_MAX], wb[VGL_PATH_MAX];
-    MultiByteToWideChar(CP_UTF8, 0, a, -1, wa, VGL_PATH_MAX);
-    MultiByteToWideChar(CP_UTF8, 0, b, -1, wb, VGL_PATH_MAX);
-    return CompareStringOrdinal(wa, -1, wb, -1, TRUE) == CSTR_EQUAL;
+    wchar_t *wa = to_wide(a), *wb = to_wide(b);
+    int same = CompareStringOrdinal(wa, -1, wb, -1, TRUE) == CSTR_EQUAL;
+    free(wa);
+    free(wb);
+    return same;
 }
 
-/* Every path recorded in err->tried also appears in err->message. */
-static void check_tried_in_message(const vgl_load_error *err)
+/* Every "path: reason" the loader recorded, joined with "; " (for the
+ * checks and the log; replaced at each call). */
+static char *joined_text = NULL;
+
+static const char *tried_text(const vgl_load_error *err)
 {
+    size_t n = 1;
     int i;
     for (i = 0; i < err->ntried; i++) {
-        CHECK(contains(err->message, err->tried[i]),
-              "tried path %s missing from message: %s", err->tried[i],
-              err->message);
+        n += strlen(err->tried[i].path) + strlen(err->tried[i].reason) + 4;
     }
+    free(joined_text);
+    joined_text = (char *)malloc(n);
+    if (joined_text == NULL) {
+        abort();
+    }
+    joined_text[0] = '\0';
+    for (i = 0; i < err->ntried; i++) {
+        if (i > 0) {
+            strcat(joined_text, "; ");
+        }
+        strcat(joined_text, err->tried[i].path);
+        strcat(joined_text, ": ");
+        strcat(joined_text, err->tried[i].reason);
+    }
+    return joined_text;
+}
+
+static vgl_load_error err;
+
+/* vgl_load, releasing what the previous call recorded. */
+static vgl_library *load(const char *path)
+{
+    vgl_load_error_free(&err);
+    return vgl_load(path, &err);
 }
 
 /* Open a handle through the table, update it and read every value the test
@@ -203,7 +244,6 @@ static void set_env(const wchar_t *value)
 
 int wmain(int argc, wchar_t **argv)
 {
-    static vgl_load_error err; /* large: keep it off the stack */
     const wchar_t *dir;
     wchar_t *good, *noupdate, *uni_dir, *uni_dll, *env_dll, *reg_dir,
         *sdk_dir, *sdk_dll, *not_dll, *rel_dir;
@@ -252,27 +292,36 @@ int wmain(int argc, wchar_t **argv)
                     KEY_WOW64_64KEY, 0);
 
     /* 1. The default search fails: nothing installed, no variable. */
-    lib = vgl_load(NULL, &err);
+    lib = load(NULL);
     CHECK(lib == NULL, "default search should fail here");
     system_text(ERROR_MOD_NOT_FOUND, text, sizeof(text));
-    printf("default search message: %s\n", err.message);
-    CHECK(contains(err.message, "was not found"), "%s", err.message);
-    CHECK(contains(err.message, "VMGUESTLIB_LIBRARY"), "%s", err.message);
-    CHECK(text[0] != '\0' && contains(err.message, text),
-          "system text '%s' missing: %s", text, err.message);
-    CHECK(contains(err.message, "(Windows error 126)"), "%s", err.message);
-    CHECK(contains(err.message,
+    printf("default search: %s\n", tried_text(&err));
+    CHECK(err.source == VGL_SOURCE_SEARCH, "source %d", err.source);
+    CHECK(text[0] != '\0' && contains(tried_text(&err), text),
+          "system text '%s' missing: %s", text, tried_text(&err));
+    CHECK(contains(tried_text(&err), "(Windows error 126)") ||
+              contains(tried_text(&err), "(Windows error 3)") ||
+              contains(tried_text(&err), "(Windows error 2)"),
+          "%s", tried_text(&err));
+    CHECK(contains(tried_text(&err),
                    "VMware\\VMware Tools\\Guest SDK\\vmGuestLib.dll"),
-          "Program Files Guest SDK folder not tried: %s", err.message);
+          "Program Files Guest SDK folder not tried: %s", tried_text(&err));
     CHECK(err.ntried >= 3, "tried %d", err.ntried);
-    CHECK(err.ntried > 0 && strcmp(err.tried[err.ntried - 1],
+    CHECK(err.ntried > 0 && strcmp(err.tried[err.ntried - 1].path,
                                    "vmGuestLib.dll") == 0,
           "the default DLL search order (bare name) must come last");
-    check_tried_in_message(&err);
+    {
+        int i, all_missing = 1;
+        for (i = 0; i < err.ntried; i++) {
+            all_missing &= err.tried[i].missing;
+        }
+        CHECK(all_missing, "every place should count as missing: %s",
+              tried_text(&err));
+    }
 
     /* 2. Explicit path with non-ASCII characters. */
-    lib = vgl_load(uni_dll8, &err);
-    CHECK(lib != NULL, "load %s: %s", uni_dll8, err.message);
+    lib = load(uni_dll8);
+    CHECK(lib != NULL, "load %s: %s", uni_dll8, tried_text(&err));
     if (lib != NULL) {
         CHECK(same_path(lib->path, uni_dll8), "path %s != %s", lib->path,
               uni_dll8);
@@ -281,7 +330,7 @@ int wmain(int argc, wchar_t **argv)
     }
 
     /* 3. The same file again, and through forward slashes: one library. */
-    lib2 = vgl_load(uni_dll8, &err);
+    lib2 = load(uni_dll8);
     CHECK(lib2 == lib && lib != NULL, "cache: %p != %p", (void *)lib2,
           (void *)lib);
     for (p = uni_dll8; *p != '\0'; p++) {
@@ -289,8 +338,8 @@ int wmain(int argc, wchar_t **argv)
             *p = '/';
         }
     }
-    lib2 = vgl_load(uni_dll8, &err);
-    CHECK(lib2 == lib && lib != NULL, "forward slashes: %s", err.message);
+    lib2 = load(uni_dll8);
+    CHECK(lib2 == lib && lib != NULL, "forward slashes: %s", tried_text(&err));
 
     /* 4. A relative path (with a separator) from the current folder. */
     SetCurrentDirectoryW(dir);
@@ -298,17 +347,17 @@ int wmain(int argc, wchar_t **argv)
     {
         wchar_t *rel = join(rel_dir, L"vmGuestLib-\u00fc\u00df\u65e5.dll");
         char *rel8 = to_utf8(rel);
-        lib2 = vgl_load(rel8, &err);
+        lib2 = load(rel8);
         CHECK(lib2 == lib && lib != NULL, "relative path %s: %s", rel8,
-              err.message);
+              tried_text(&err));
         free(rel8);
         free(rel);
     }
 
     /* 5. VMGUESTLIB_LIBRARY names a library (another file: a new module). */
     set_env(env_dll);
-    lib2 = vgl_load(NULL, &err);
-    CHECK(lib2 != NULL && lib2 != lib, "VMGUESTLIB_LIBRARY: %s", err.message);
+    lib2 = load(NULL);
+    CHECK(lib2 != NULL && lib2 != lib, "VMGUESTLIB_LIBRARY: %s", tried_text(&err));
     if (lib2 != NULL) {
         CHECK(same_path(lib2->path, env_dll8), "path %s", lib2->path);
         exercise_test_dll(lib2);
@@ -319,12 +368,12 @@ int wmain(int argc, wchar_t **argv)
         wchar_t *missing = join(uni_dir, L"missing-\u00e9.dll");
         char *missing8 = to_utf8(missing);
         set_env(missing);
-        lib2 = vgl_load(NULL, &err);
-        printf("missing VMGUESTLIB_LIBRARY message: %s\n", err.message);
+        lib2 = load(NULL);
+        printf("missing VMGUESTLIB_LIBRARY message: %s\n", tried_text(&err));
         CHECK(lib2 == NULL, "loaded a missing file");
-        CHECK(contains(err.message, "VMGUESTLIB_LIBRARY"), "%s", err.message);
-        CHECK(contains(err.message, missing8), "%s", err.message);
-        CHECK(contains(err.message, text), "%s", err.message);
+        CHECK(err.source == VGL_SOURCE_ENV, "source %d", err.source);
+        CHECK(contains(tried_text(&err), missing8), "%s", tried_text(&err));
+        CHECK(err.ntried == 1 && err.tried[0].missing, "%s", tried_text(&err));
         CHECK(err.ntried == 1, "ntried %d", err.ntried);
         free(missing8);
         free(missing);
@@ -342,8 +391,8 @@ int wmain(int argc, wchar_t **argv)
                                  (const BYTE *)reg_dir, bytes);
         RegCloseKey(key);
         CHECK(rc == ERROR_SUCCESS, "RegSetValueExW %ld", (long)rc);
-        lib2 = vgl_load(NULL, &err);
-        CHECK(lib2 != NULL, "registry install folder: %s", err.message);
+        lib2 = load(NULL);
+        CHECK(lib2 != NULL, "registry install folder: %s", tried_text(&err));
         if (lib2 != NULL) {
             CHECK(same_path(lib2->path, sdk_dll8), "path %s, expected %s",
                   lib2->path, sdk_dll8);
@@ -363,29 +412,29 @@ int wmain(int argc, wchar_t **argv)
     /* 8. A library without a required entry point. */
     {
         char *noupdate8 = to_utf8(noupdate);
-        lib2 = vgl_load(noupdate8, &err);
-        printf("missing symbol message: %s\n", err.message);
+        lib2 = load(noupdate8);
+        printf("missing symbol message: %s\n", tried_text(&err));
         CHECK(lib2 == NULL, "loaded a library without UpdateInfo");
-        CHECK(contains(err.message, "VMGuestLib_UpdateInfo"), "%s",
-              err.message);
-        CHECK(contains(err.message, noupdate8), "%s", err.message);
-        CHECK(contains(err.message, "not a vSphere Guest API library"), "%s",
-              err.message);
+        CHECK(contains(tried_text(&err), "VMGuestLib_UpdateInfo"), "%s",
+              tried_text(&err));
+        CHECK(contains(tried_text(&err), noupdate8), "%s", tried_text(&err));
+        CHECK(contains(tried_text(&err), "not a vSphere Guest API library"), "%s",
+              tried_text(&err));
         free(noupdate8);
     }
 
     /* 9. A file that is not a DLL: the system's reason is reported. */
-    lib2 = vgl_load(not_dll8, &err);
-    printf("not a DLL message: %s\n", err.message);
+    lib2 = load(not_dll8);
+    printf("not a DLL message: %s\n", tried_text(&err));
     CHECK(lib2 == NULL, "loaded a text file");
-    CHECK(contains(err.message, not_dll8), "%s", err.message);
-    CHECK(contains(err.message, "(Windows error "), "%s", err.message);
-    CHECK(!contains(err.message, "%1"), "unfilled insert: %s", err.message);
+    CHECK(contains(tried_text(&err), not_dll8), "%s", tried_text(&err));
+    CHECK(contains(tried_text(&err), "(Windows error "), "%s", tried_text(&err));
+    CHECK(!contains(tried_text(&err), "%1"), "unfilled insert: %s", tried_text(&err));
 
     /* 10. A path that is not valid UTF-8. */
-    lib2 = vgl_load("C:\\bad-\xff\xfe.dll", &err);
+    lib2 = load("C:\\bad-\xff\xfe.dll");
     CHECK(lib2 == NULL, "loaded an invalid path");
-    CHECK(contains(err.message, "UTF-8"), "%s", err.message);
+    CHECK(contains(tried_text(&err), "UTF-8"), "%s", tried_text(&err));
 
     /* 11. The simulated library (csrc/simulator/sim_host.c) built as DLLs,
      * when the script could build them: complete, only the required entry
@@ -397,8 +446,8 @@ int wmain(int argc, wchar_t **argv)
         char *sim8 = to_utf8(sim), *noopt8 = to_utf8(noopt),
              *noreq8 = to_utf8(noreq);
         if (GetFileAttributesW(sim) != INVALID_FILE_ATTRIBUTES) {
-            lib2 = vgl_load(sim8, &err);
-            CHECK(lib2 != NULL, "simulated library %s: %s", sim8, err.message);
+            lib2 = load(sim8);
+            CHECK(lib2 != NULL, "simulated library %s: %s", sim8, tried_text(&err));
             if (lib2 != NULL) {
                 vgl_handle h = NULL;
                 vgl_session_id sid = 0;
@@ -441,8 +490,8 @@ int wmain(int argc, wchar_t **argv)
                    sim8);
         }
         if (GetFileAttributesW(noopt) != INVALID_FILE_ATTRIBUTES) {
-            lib2 = vgl_load(noopt8, &err);
-            CHECK(lib2 != NULL, "%s: %s", noopt8, err.message);
+            lib2 = load(noopt8);
+            CHECK(lib2 != NULL, "%s: %s", noopt8, tried_text(&err));
             if (lib2 != NULL) {
                 int i, present = 0;
                 for (i = 0; i < VGL_N_ACCESSORS; i++) {
@@ -459,12 +508,12 @@ int wmain(int argc, wchar_t **argv)
             }
         }
         if (GetFileAttributesW(noreq) != INVALID_FILE_ATTRIBUTES) {
-            lib2 = vgl_load(noreq8, &err);
-            printf("simulated library without UpdateInfo: %s\n", err.message);
+            lib2 = load(noreq8);
+            printf("simulated library without UpdateInfo: %s\n", tried_text(&err));
             CHECK(lib2 == NULL, "loaded a library without UpdateInfo");
-            CHECK(contains(err.message, "VMGuestLib_UpdateInfo") &&
-                      contains(err.message, noreq8),
-                  "%s", err.message);
+            CHECK(contains(tried_text(&err), "VMGuestLib_UpdateInfo") &&
+                      contains(tried_text(&err), noreq8),
+                  "%s", tried_text(&err));
         }
         free(sim8);
         free(noopt8);
@@ -474,6 +523,47 @@ int wmain(int argc, wchar_t **argv)
         free(noreq);
     }
 
+    /* 12. A directory and a device path are refused before LoadLibrary. */
+    {
+        char *dir8 = to_utf8(uni_dir);
+        lib2 = load(dir8);
+        CHECK(lib2 == NULL && contains(tried_text(&err), "directory"), "%s",
+              tried_text(&err));
+        lib2 = load("\\\\.\\pipe\\vmguestlib-test");
+        CHECK(lib2 == NULL && contains(tried_text(&err), "device path"), "%s",
+              tried_text(&err));
+        free(dir8);
+    }
+
+    /* 13. A 4,000-character VMGUESTLIB_LIBRARY is used whole, never cut. */
+    {
+        size_t i, n = 4000;
+        wchar_t *w = (wchar_t *)malloc((n + 1) * sizeof(wchar_t));
+        char *w8;
+        if (w == NULL) {
+            abort();
+        }
+        w[0] = L'C';
+        w[1] = L':';
+        w[2] = L'\\';
+        for (i = 3; i < n; i++) {
+            w[i] = (i % 100 == 99) ? L'\\' : L'a';
+        }
+        w[n] = L'\0';
+        w8 = to_utf8(w);
+        set_env(w);
+        lib2 = load(NULL);
+        CHECK(lib2 == NULL && err.ntried == 1 &&
+                  strcmp(err.tried[0].path, w8) == 0,
+              "long path: %d tried, %u bytes", err.ntried,
+              (unsigned)(err.ntried > 0 ? strlen(err.tried[0].path) : 0));
+        set_env(NULL);
+        free(w8);
+        free(w);
+    }
+
+    vgl_load_error_free(&err);
+    free(joined_text);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
