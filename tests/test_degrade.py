@@ -261,3 +261,22 @@ def test_watch_loop_writes_up_0_then_values_again(
                         "vmware_guest_unavailable_info{reason=disabled}": 1}
     assert "vmware_guest_memory_ballooned_bytes" in seen[3]
     assert len(capsys.readouterr().err.splitlines()) == 2
+
+
+def test_serve_without_a_library_recovers_within_one_scrape(
+        server: tuple[int, Clock], monkeypatch: pytest.MonkeyPatch) -> None:
+    port, clock = server
+    previous = _vmguestlib.library_path()
+    _vmguestlib._unload()
+    try:
+        monkeypatch.setenv("VMGUESTLIB_LIBRARY", "/nonexistent/libguestlib.so.0")
+        for _ in range(3):
+            assert scrape(port) == {
+                "vmware_guest_up": 0, "vmware_guest_unavailable_info{reason=library_missing}": 1}
+            clock.now += 15
+        monkeypatch.setenv("VMGUESTLIB_LIBRARY", simulator_path())   # installed meanwhile
+        got = scrape(port)
+        assert got["vmware_guest_up"] == 1 and "vmware_guest_elapsed_seconds_total" in got
+    finally:
+        if previous is not None:
+            _vmguestlib.load(previous)
