@@ -536,9 +536,11 @@ static const char *file_kind(mode_t mode)
     if (S_ISFIFO(mode)) {
         return "a FIFO (named pipe)";
     }
+#ifdef S_ISSOCK   /* not declared by every strict C mode */
     if (S_ISSOCK(mode)) {
         return "a socket";
     }
+#endif
     if (S_ISCHR(mode)) {
         return "a character device";
     }

@@ -602,14 +602,14 @@ def served(sim: Simulator, monkeypatch: pytest.MonkeyPatch,
     """Run `vmguestlib serve` in a thread; yield its port and what it printed
     on stderr once listening."""
     servers = []
-    real = cli._cli_fleet.make_exporter_server
+    real = cli.make_exporter_server
 
     def capture(*args: Any, **kwargs: Any) -> Any:
         server = real(*args, **kwargs)
         servers.append(server)
         return server
 
-    monkeypatch.setattr(cli._cli_fleet, "make_exporter_server", capture)
+    monkeypatch.setattr(cli, "make_exporter_server", capture)
     result: dict[str, int] = {}
     thread = threading.Thread(target=lambda: result.setdefault(
         "rc", cli.main(["serve", "--port", "0", "--address", "127.0.0.1"])))

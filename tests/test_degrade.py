@@ -17,7 +17,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import vmguestlib
 from vmguestlib import _vmguestlib, cli
-from vmguestlib.exporter import GuardedSource, Unavailable, exposition, make_exporter_server
+from vmguestlib._http import HTTPLimits
+from vmguestlib.cli import _fleet
+from vmguestlib.exporter import (
+    DEFAULT_MAX_BACKOFF,
+    GuardedSource,
+    Unavailable,
+    exposition,
+    make_exporter_server,
+)
 from vmguestlib.testing import Simulator, simulator_path
 
 PACKAGE_PARENT = str(Path(vmguestlib.__file__).resolve().parent.parent)
@@ -280,3 +288,10 @@ def test_serve_without_a_library_recovers_within_one_scrape(
     finally:
         if previous is not None:
             _vmguestlib.load(previous)
+
+
+def test_cli_defaults_are_the_library_s() -> None:
+    assert _fleet.RETRY_MAX_DEFAULT == DEFAULT_MAX_BACKOFF
+    limits = HTTPLimits()
+    assert {name: getattr(limits, name)
+                                     for name in _fleet.LIMIT_DEFAULTS} == _fleet.LIMIT_DEFAULTS

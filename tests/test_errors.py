@@ -319,17 +319,17 @@ def test_str_follows_the_attributes(sim):
 def test_cli_reads_the_attributes_not_the_message():
     """The command line builds its line from the attributes: a message that
     says something else is not looked at."""
-    from vmguestlib import cli  # noqa: PLC0415
+    from vmguestlib.cli import _errors  # noqa: PLC0415
 
     e = vmguestlib.NotEnabledError("a message the CLI must not parse")
     e.function, e.reason, e.hint = "VMGuestLib_UpdateInfo", "disabled", "enable it"
-    failure = cli._failure("vmguestlib: cannot read", e)
+    failure = _errors.failure("vmguestlib: cannot read", e)
     assert failure.code == 69
     assert failure.message == ("vmguestlib: cannot read: VMGuestLib_UpdateInfo: disabled "
                                "[error 3]; enable it")
     missing = vmguestlib.LibraryNotFoundError("ignored")
     missing.reason, missing.hint = "not found (3 places searched)", "install it"
-    failure = cli._failure("vmguestlib", missing)
+    failure = _errors.failure("vmguestlib", missing)
     assert failure.code == 69
     assert failure.message.startswith("vmguestlib: not found (3 places searched); install it")
     assert "--library PATH" in failure.message and "--simulate" in failure.message

@@ -432,6 +432,9 @@ except vmguestlib.LibraryNotFoundError as e:
     print(len(e.tried), len(e.reasons), e.filename)
     print(e)
     sys.exit(0)
+except vmguestlib.VMGuestLibError:
+    pass
+print(vmguestlib.library_path())   # found after all
 sys.exit(3)
 """
 
@@ -444,7 +447,9 @@ def test_library_not_found_message_is_short():
                        capture_output=True, text=True, timeout=60, check=False)
     if r.returncode == 77:
         pytest.skip("cannot make a mount namespace here")
-    assert r.returncode == 0, r.stderr
+    if r.returncode == 3 and r.stdout.strip() == "(linked at build time)":
+        pytest.skip("the extension is linked with the library (distro build): no search")
+    assert r.returncode == 0, (r.stdout, r.stderr)
     counts, message = r.stdout.splitlines()
     ntried, nreasons, filename = counts.split()
     assert int(ntried) >= 10 and ntried == nreasons and filename == "None"

@@ -36,12 +36,14 @@ import os
 import secrets
 import socket
 import socketserver
-import ssl
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Callable, NoReturn
+from typing import TYPE_CHECKING, Callable, NoReturn
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = [
     "HTTPLimits",
@@ -117,7 +119,7 @@ def load_users(path: str | os.PathLike[str]) -> dict[str, str]:
     """Read a users file: one ``name:hash`` per line (``#`` comments, blank
     lines ignored).  Raises ``ValueError`` on a malformed line."""
     users: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8") as f:   # OSError: its filename is set
         for number, raw_line in enumerate(f, 1):
             line = raw_line.strip()
             if not line or line.startswith("#"):
@@ -156,7 +158,7 @@ class _Auth:
         name, sep, password = decoded.partition(":")
         stored = self._users.get(name)
         # An unknown user costs the same as a wrong password.
-        ok = verify_password(password, stored if stored is not None else _DUMMY_HASH)
+        ok = verify_password(password, stored if stored is not None else _dummy_hash())
         ok = ok and sep == ":" and stored is not None
         if ok:
             with self._lock:
@@ -166,7 +168,14 @@ class _Auth:
         return ok
 
 
-_DUMMY_HASH = hash_password("", salt=b"\0" * 16, iterations=_DEFAULT_ITERATIONS)
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash to check unknown users against (made once, when first needed)."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password("", salt=b"\0" * 16))
+    return _DUMMY[0]
 
 
 # ----------------------------------------------------------------------------
@@ -235,6 +244,8 @@ class MetricsHTTPServer:
         self.limits = limits or HTTPLimits()
         self._ssl: ssl.SSLContext | None = None
         if tls_cert is not None or tls_key is not None:
+            import ssl  # noqa: PLC0415 (only with TLS: a costly import)
+
             if tls_cert is None:
                 raise ValueError("a TLS key needs a certificate")
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -317,7 +328,7 @@ class MetricsHTTPServer:
                 first = False
                 if not keep:
                     break
-        except (OSError, ssl.SSLError, ValueError):
+        except (OSError, ValueError):   # ssl.SSLError is an OSError
             pass
         finally:
             _close(sock)

@@ -24,9 +24,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
-from ._http import MetricsHTTPServer
+from ._http import MetricsHTTPServer, load_users
 from ._stats import PROMETHEUS_PREFIX
 from ._vmguestlib import (
     Handle,
@@ -245,16 +245,22 @@ def make_exporter_server(
     source: GuardedSource,
     address: str = "0.0.0.0",
     port: int = 0,
-    **options: object,
+    *,
+    users_file: str | None = None,
+    **options: Any,
 ) -> MetricsHTTPServer:
     """The hardened HTTP server of ``vmguestlib serve``: every scrape of
     ``/metrics`` is one :meth:`GuardedSource.read` rendered by
-    :func:`exposition`.  *options* go to
+    :func:`exposition`.  *users_file*: basic authentication users, read with
+    :func:`vmguestlib._http.load_users`.  *options* go to
     :class:`vmguestlib._http.MetricsHTTPServer` (``limits``, ``tls_cert``,
     ``tls_key``, ``users``).  Raises ``OSError`` when the address cannot be
-    bound, ``ssl.SSLError`` / ``OSError`` for unusable TLS files."""
+    bound or a file cannot be read (its ``filename`` set), ``ssl.SSLError``
+    for unusable TLS files, ``ValueError`` for a malformed users file."""
 
     def metrics() -> bytes:
         return exposition(source.read()).encode("utf-8")
 
-    return MetricsHTTPServer(metrics, address, port, **options)  # type: ignore[arg-type]
+    if users_file is not None:
+        options["users"] = load_users(users_file)
+    return MetricsHTTPServer(metrics, address, port, **options)

@@ -144,6 +144,52 @@ class Simulator:
                 _simulator.set_value(n, v)
             raise
 
+    def advance(self, seconds: float, *, cpu_used_percent: float = 25,
+                cpu_stolen_percent: float = 1, host_cpu_used_percent: float = 40) -> None:
+        """Let *seconds* pass on the simulated host, at a steady load.
+
+        The simulated host's clock stands still otherwise.  This adds the time
+        (rounded to whole milliseconds, at least 1) to ``elapsed_ms``, and to
+        the CPU counters their share of it: ``cpu_used_ms`` and
+        ``cpu_stolen_ms`` the given percent of the elapsed time (used may
+        exceed 100 on a VM with several virtual CPUs), ``host_cpu_used_ms`` the
+        given percent of the elapsed time on each of the host's
+        ``host_num_cpu_cores`` cores.  Shares are rounded down to whole
+        milliseconds.  A counter that is not available stays so.  So a
+        :class:`~vmguestlib.sampler.Sampler` sees rates of exactly these
+        percentages (the ``vmguestlib --simulate --watch`` command line uses
+        it with the defaults)::
+
+            with simulated() as sim, vmguestlib.Handle() as h:
+                sampler = Sampler(h)
+                sampler.sample()
+                sim.advance(2.0)
+                assert sampler.sample().cpu_used_percent == 25.0
+        """
+        for name, number in (("seconds", seconds), ("cpu_used_percent", cpu_used_percent),
+                             ("cpu_stolen_percent", cpu_stolen_percent),
+                             ("host_cpu_used_percent", host_cpu_used_percent)):
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise TypeError(f"{name} must be a number, not {type(number).__name__}")
+            if not 0 <= number < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {number!r}")
+        if seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {seconds!r}")
+        ms = max(1, round(seconds * 1000))
+        cores = self.get("host_num_cpu_cores") or 1
+        steps = {
+            "elapsed_ms": ms,
+            "cpu_used_ms": int(ms * cpu_used_percent // 100),
+            "cpu_stolen_ms": int(ms * cpu_stolen_percent // 100),
+            "host_cpu_used_ms": int(ms * cores * host_cpu_used_percent // 100),
+        }
+        updates: dict[str, int | str | None] = {}
+        for name, step in steps.items():
+            value = self.get(name)
+            if value is not None:
+                updates[name] = value + step
+        self.set(**updates)
+
     def get(self, name: str) -> int | None:
         """The value statistic ``name`` is set to; None when not available."""
         return _simulator.get_value(name)
@@ -242,7 +288,12 @@ class Simulator:
         ``open_null_handle``: OpenHandle succeeds and returns a NULL handle.
         ``zero_session``: UpdateInfo succeeds but the session id reads 0.
         ``strict_defects``: abort the process on a pool-path overflow.
+
+        *on* must be ``True`` or ``False``: anything else is a TypeError (so
+        ``set_mode(name, "no")`` cannot turn a mode on).
         """
+        if not isinstance(on, bool):
+            raise TypeError(f"on must be True or False, not {type(on).__name__}")
         _simulator.set_mode(name, on)
 
     # -- counters ----------------------------------------------------------------

@@ -453,11 +453,12 @@ PyDoc_STRVAR(sim_set_mode_doc,
 
 static PyObject *sim_set_mode(PyObject *module, PyObject *args)
 {
-    PyObject *name;
+    PyObject *name, *on;
     const char *s;
-    int on, mode;
+    int mode;
     (void)module;
-    if (!PyArg_ParseTuple(args, "Op:set_mode", &name, &on))
+    /* A bool, strictly: "p" would take 'no' (any non-empty string) as true. */
+    if (!PyArg_ParseTuple(args, "OO!:set_mode", &name, &PyBool_Type, &on))
         return NULL;
     s = sim_str_arg(name, "mode name");
     if (s == NULL)
@@ -471,7 +472,7 @@ static PyObject *sim_set_mode(PyObject *module, PyObject *args)
                      name);
         return NULL;
     }
-    vgl_sim_set_mode(mode, on);
+    vgl_sim_set_mode(mode, on == Py_True);
     Py_RETURN_NONE;
 }
 

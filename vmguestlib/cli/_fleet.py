@@ -1,52 +1,57 @@
-"""The command line's fleet options: ``serve`` that degrades and is hardened,
-and the collector formats (prometheus, influx, json under ``--stdin``).
-
-Kept apart from the rest of the command line so the parser only registers
-these options and calls these functions.
+"""What the commands share for fleets: ``serve`` that degrades and is
+hardened, and ``stat`` in the formats collectors read (prometheus, influx,
+json under ``--stdin``), where a failed read writes an "up 0" record instead
+of stale values.  The logic is in :mod:`vmguestlib.exporter`,
+:mod:`vmguestlib._http` and :mod:`vmguestlib.influx`; this module holds the
+options and the glue.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import ssl
-import sys
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from . import influx
-from ._http import HTTPLimits, load_users
-from ._vmguestlib import Snapshot
-from .exporter import (
-    DEFAULT_MAX_BACKOFF,
-    GuardedSource,
-    Reading,
-    Unavailable,
-    down_exposition,
-    exposition,
-    make_exporter_server,
+from ._errors import (
+    EX_OSERR,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+    EX_USAGE,
+    PROG,
+    CliError,
+    usage,
 )
-from .sampler import Sample, SnapshotSource, compute
+from ._watch import repeat
+
+if TYPE_CHECKING:
+    from .._vmguestlib import Snapshot
+    from ..exporter import GuardedSource, Reading, Unavailable
+    from ..sampler import Sample, SnapshotSource
+    from ._common import Context
+
+# The exporter, the Guest API binding and the formats are imported when a
+# command runs, not when the parser is built: every command starts fast.
+
+#: what --retry-max defaults to: vmguestlib.exporter.DEFAULT_MAX_BACKOFF
+RETRY_MAX_DEFAULT = 10.0
+#: the defaults of vmguestlib._http.HTTPLimits (its module imports sockets)
+LIMIT_DEFAULTS = {"max_connections": 64, "read_timeout": 10.0, "idle_timeout": 60.0}
 
 __all__ = [
-    "VALUE_OPTIONS",
+    "COLLECTOR_FORMATS",
     "Failed",
     "add_serve_options",
     "add_stdin_option",
+    "check_stat_only",
     "degrading_source",
-    "per_input_line",
     "renderer",
+    "run_stat",
     "serve",
 ]
 
-EX_UNAVAILABLE = 69
-EX_OSERR = 71
-EX_USAGE = 64
-EX_TEMPFAIL = 75
-
-#: options of this module that take a value
-VALUE_OPTIONS = frozenset({"--retry-max", "--tls-cert", "--tls-key", "--basic-auth-users",
-                           "--max-connections", "--read-timeout", "--idle-timeout"})
+#: formats only ``stat`` writes
+COLLECTOR_FORMATS = ("influx",)
 
 
 class Failed(Exception):
@@ -80,15 +85,15 @@ def _count(text: str) -> int:
 
 def add_serve_options(serve: argparse.ArgumentParser) -> None:
     """Register serve's degrade, hardening, TLS and authentication options."""
-    limits = HTTPLimits()
+    limits = argparse.Namespace(**LIMIT_DEFAULTS)
     serve.add_argument(
         "--fail-fast", action="store_true",
         help="exit with status 69 at start-up when the Guest API is unavailable, instead "
              "of serving vmware_guest_up 0 and retrying")
     serve.add_argument(
-        "--retry-max", type=_seconds, metavar="SECONDS", default=DEFAULT_MAX_BACKOFF,
+        "--retry-max", type=_seconds, metavar="SECONDS", default=RETRY_MAX_DEFAULT,
         help="longest wait between two attempts to open an unavailable Guest API "
-             f"(doubling from 1 s; default {DEFAULT_MAX_BACKOFF:g})")
+             f"(doubling from 1 s; default {RETRY_MAX_DEFAULT:g})")
     serve.add_argument("--tls-cert", metavar="FILE",
                        help="serve HTTPS with this certificate (PEM; with --tls-key)")
     serve.add_argument("--tls-key", metavar="FILE",
@@ -119,13 +124,18 @@ def add_stdin_option(parser: argparse.ArgumentParser, top: bool) -> None:
 
 
 def _code(reason: Unavailable) -> int:
-    return EX_TEMPFAIL if reason is Unavailable.OTHER else EX_UNAVAILABLE
+    return EX_TEMPFAIL if reason.value == "other" else EX_UNAVAILABLE
 
 
 def serve(args: argparse.Namespace, opener: Callable[[], SnapshotSource],
           error: Callable[[str], None]) -> int:
     """Run ``vmguestlib serve`` until interrupted; returns the exit status.
     Raises :class:`Failed` for start-up failures."""
+    import ssl  # noqa: PLC0415
+
+    from .._http import HTTPLimits  # noqa: PLC0415
+    from ..exporter import GuardedSource, Unavailable  # noqa: PLC0415
+
     started = False
 
     def report(reading: Reading) -> None:
@@ -145,30 +155,29 @@ def serve(args: argparse.Namespace, opener: Callable[[], SnapshotSource],
             reason = first.reason or Unavailable.OTHER
             raise Failed(_code(reason), f"cannot read the vSphere Guest API ({reason}): "
                          f"{first.error}")
-        users = None
-        if args.basic_auth_users is not None:
-            try:
-                users = load_users(args.basic_auth_users)
-            except (OSError, ValueError) as exc:
-                raise Failed(EX_USAGE, f"--basic-auth-users: {exc}") from None
-        if (args.tls_cert is None) != (args.tls_key is None):
-            raise Failed(EX_USAGE, "--tls-cert and --tls-key go together")
         limits = HTTPLimits(max_connections=args.max_connections,
                             read_timeout=args.read_timeout, idle_timeout=args.idle_timeout)
+        from .. import cli  # noqa: PLC0415 (its make_exporter_server: tests replace it)
+
         try:
-            server = make_exporter_server(source, args.address, args.port, limits=limits,
-                                          tls_cert=args.tls_cert, tls_key=args.tls_key,
-                                          users=users)
+            server = cli.make_exporter_server(
+                source, args.address, args.port, limits=limits, tls_cert=args.tls_cert,
+                tls_key=args.tls_key, users_file=args.basic_auth_users)
         except ssl.SSLError as exc:
             raise Failed(EX_USAGE, f"cannot use the TLS certificate or key: {exc}") from None
+        except ValueError as exc:          # a malformed users file, a key without cert
+            raise Failed(EX_USAGE, str(exc)) from None
         except OSError as exc:
-            what = "cannot listen on" if exc.filename is None else "cannot read TLS files for"
-            raise Failed(EX_OSERR, f"{what} {args.address} port {args.port}: "
+            if exc.filename is not None:   # a TLS or users file
+                raise Failed(EX_USAGE, f"cannot read {exc.filename}: "
+                             f"{exc.strerror or exc}") from None
+            raise Failed(EX_OSERR, f"cannot listen on {args.address} port {args.port}: "
                          f"{exc.strerror or exc}") from None
-        host, port = server.server_address
+        host, port = server.server_address[:2]
         shown = f"[{host}]" if ":" in host else host
+        scheme = "https" if args.tls_cert is not None else "http"
         try:
-            error(f"vmguestlib: serving Prometheus metrics on {server.scheme}://{shown}:{port}"
+            error(f"vmguestlib: serving Prometheus metrics on {scheme}://{shown}:{port}"
                   "/metrics (Ctrl-C to stop)")
             server.serve_forever()
         except KeyboardInterrupt:
@@ -182,12 +191,18 @@ def serve(args: argparse.Namespace, opener: Callable[[], SnapshotSource],
 
 def degrading_source(opener: Callable[[], SnapshotSource]) -> GuardedSource:
     """A source for the watch and stdin loops: every read tries again."""
+    from ..exporter import GuardedSource  # noqa: PLC0415
+
     return GuardedSource(opener, min_backoff=0.0, max_backoff=0.0, log=False)
 
 
 def renderer(fmt: str, with_rates: bool) -> Callable[[Reading], str]:
     """Turn readings into records of *fmt*; a failed reading raises
     :class:`Failed` carrying the "up 0" record to write."""
+    from .. import influx  # noqa: PLC0415
+    from ..exporter import Unavailable, down_exposition, exposition  # noqa: PLC0415
+    from ..sampler import compute  # noqa: PLC0415
+
     previous: list[Snapshot] = []
 
     def render(reading: Reading) -> str:
@@ -214,18 +229,40 @@ def renderer(fmt: str, with_rates: bool) -> Callable[[Reading], str]:
     return render
 
 
-def per_input_line(once: Callable[[], None],
-                   tick: Callable[[float], None] | None = None) -> int:
-    """Call *once* for every line of standard input; 0 at end of input.
-    *tick* (a simulated host) is advanced by the real time between lines."""
-    last = time.monotonic()
+def check_stat_only(args: argparse.Namespace, is_stat: bool) -> None:
+    """--format influx and --stdin belong to ``stat``: a usage error elsewhere."""
+    command = getattr(args, "command", None) or "stat"
+    if is_stat:
+        return
+    if getattr(args, "stdin", False):
+        raise usage(f"--stdin applies to 'stat' only, not to '{command}'")
+    if getattr(args, "format", None) in COLLECTOR_FORMATS:
+        raise usage(f"--format {args.format} applies to 'stat' only, not to '{command}'")
+
+
+def run_stat(ctx: Context) -> int:
+    """``stat`` in a format collectors read (prometheus, influx, or json under
+    --stdin): a failed read writes an "up 0" record instead of stale values,
+    and a loop goes on."""
+    stdin = bool(getattr(ctx.args, "stdin", False))
+    if stdin and ctx.format == "text":
+        raise usage("--stdin writes one record per input line: choose "
+                    "--format influx, json or prometheus")
+    from .._vmguestlib import Handle  # noqa: PLC0415
+
+    source = degrading_source(Handle)
+    render_one = renderer(ctx.format, ctx.watching or stdin)
+    blank = ctx.format == "prometheus" and ctx.watching and ctx.output_path is None
+
+    def step() -> str:
+        try:
+            return render_one(source.read()) + ("\n" if blank else "")
+        except Failed as exc:
+            ctx.write(exc.text)
+            code = EX_TEMPFAIL if ctx.watching or stdin else exc.code
+            raise CliError(code, f"{PROG}: {exc}") from None
+
     try:
-        for _ in sys.stdin:
-            if tick is not None:
-                now = time.monotonic()
-                tick(now - last)
-                last = now
-            once()
-    except KeyboardInterrupt:
-        pass
-    return 0
+        return repeat(ctx, step)
+    finally:
+        source.close()

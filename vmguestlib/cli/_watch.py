@@ -1,0 +1,119 @@
+"""Running a command once, or on a schedule under --watch / --count."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from typing import Callable
+
+from ._common import Context
+from ._errors import EX_OK, EX_OSERR, EX_TEMPFAIL, CliError
+
+
+def report(message: str) -> None:
+    """Write one line on standard error (never fails)."""
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def wait_for_tick(start: float, interval: float, previous: int) -> int:
+    """Sleep until tick *previous* + 1 of the schedule ``start + k * interval``
+    (time.monotonic()), and return its k.
+
+    A tick is missed when the one after it is due already (the process was
+    stopped, suspended or starved): it is skipped, not made up for, and the
+    wait is for the next tick to come.
+    """
+    due = previous + 1
+    while True:
+        now = time.monotonic()
+        if now >= start + (due + 1) * interval:
+            due = int((now - start) // interval) + 1
+        delay = start + due * interval - now
+        if delay <= 0:
+            return due
+        time.sleep(delay)
+        if time.monotonic() < start + (due + 1) * interval:
+            return due
+        # Stopped during the sleep, past the next tick: wait for the one to come.
+
+
+def repeat(ctx: Context, step: Callable[[], str]) -> int:
+    """Write what *step* returns once, or on each tick under --watch/--count.
+
+    Under --simulate the simulated host's clock advances by the time between
+    the ticks of two samples (:meth:`vmguestlib.testing.Simulator.advance`),
+    so that rates have moving counters and skipped ticks count.
+    """
+    if getattr(ctx.args, "stdin", False):
+        return _per_input_line(ctx, step)
+    if not ctx.watching:
+        ctx.write(step())
+        return EX_OK
+    assert ctx.interval is not None
+    status = EX_OK
+    start = time.monotonic()
+    tick = n = 0
+    try:
+        while ctx.count is None or n < ctx.count:
+            if n:
+                due = wait_for_tick(start, ctx.interval, tick)
+                if ctx.simulator is not None:
+                    ctx.simulator.advance((due - tick) * ctx.interval)
+                tick = due
+            n += 1
+            try:
+                ctx.write(step())
+            except CliError as exc:
+                if exc.code != EX_TEMPFAIL:
+                    raise
+                # Keep watching through a temporary failure; report it.
+                report(exc.message)
+                status = EX_TEMPFAIL
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is the normal way to end --watch
+    return status
+
+
+def _per_input_line(ctx: Context, step: Callable[[], str]) -> int:
+    """--stdin: write what *step* returns for every line of standard input
+    (Telegraf execd, signal = "STDIN"); 0 at the end of input.  A failed
+    sample is reported on standard error (its record says "up 0"); under
+    --simulate the simulated host's clock advances by the real time between
+    lines."""
+    last = time.monotonic()
+    try:
+        for _ in _input_lines():
+            if ctx.simulator is not None:
+                now = time.monotonic()
+                ctx.simulator.advance(max(now - last, 0.001))
+                last = now
+            try:
+                ctx.write(step())
+            except CliError as exc:
+                if exc.code == EX_OSERR:
+                    raise
+                report(exc.message)
+    except KeyboardInterrupt:
+        pass
+    return EX_OK
+
+
+def _input_lines() -> Iterator[str]:
+    """The lines of standard input; none when there is none to read (closed,
+    or not readable): that is the end of input too."""
+    stdin = sys.stdin
+    if stdin is None:
+        return
+    while True:
+        try:
+            line = stdin.readline()
+        except (OSError, ValueError):
+            return
+        if not line:
+            return
+        yield line
