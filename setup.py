@@ -12,6 +12,10 @@ Metadata lives in pyproject.toml; this file only describes the extensions:
 
 ``VMGUESTLIB_WERROR=1`` adds ``-Werror``; ``VMGUESTLIB_SANITIZE=1`` builds with
 ``-fsanitize=address,undefined`` (see tools/sanitize.sh).
+``VMGUESTLIB_BENCH_HOOKS=1`` compiles in the benchmark-only hooks
+(``Handle._release_gil``, ``_simulator.noop`` and ``_simulator.accessor_loop``):
+only benchmarks/hooks.py sets it, for a build of its own outside the package
+(it reuses ``EXT_MODULES`` below); wheels and installs never have them.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ compile_args: list[str] = []
 link_args: list[str] = []
 libraries: list[str] = []
 define_macros: list[tuple[str, str | None]] = []
+sim_macros: list[tuple[str, str | None]] = [("VGL_SIM_EXPORT_SYMBOLS", "1")]
+if _flag("VMGUESTLIB_BENCH_HOOKS"):
+    define_macros.append(("VGL_BENCH_HOOKS", "1"))
+    sim_macros.append(("VGL_BENCH_HOOKS", "1"))
 
 if sys.platform == "win32":
     compile_args += ["/W4", "/wd4100"]
@@ -78,28 +86,31 @@ depends = [
     "csrc/vgl_thread.h",
 ]
 
-setup(
-    ext_modules=[
-        Extension(
-            "vmguestlib._vmguestlib",
-            sources=binding_sources,
-            include_dirs=["include", "csrc"],
-            depends=depends,
-            define_macros=define_macros,
-            extra_compile_args=binding_compile,
-            extra_link_args=binding_link,
-            libraries=binding_libraries,
-        ),
-        Extension(
-            "vmguestlib._simulator",
-            sources=["csrc/simulator/sim_host.c", "csrc/simulator/sim_module.c"],
-            include_dirs=["include", "csrc", "csrc/simulator"],
-            depends=["include/vgl_abi.h", "csrc/simulator/sim_host.h",
-                     "csrc/vgl_thread.h"],
-            define_macros=[("VGL_SIM_EXPORT_SYMBOLS", "1")],
-            extra_compile_args=compile_args,
-            extra_link_args=link_args,
-            libraries=libraries,
-        ),
-    ],
-)
+EXT_MODULES = [
+    Extension(
+        "vmguestlib._vmguestlib",
+        sources=binding_sources,
+        include_dirs=["include", "csrc"],
+        depends=depends,
+        define_macros=define_macros,
+        extra_compile_args=binding_compile,
+        extra_link_args=binding_link,
+        libraries=binding_libraries,
+    ),
+    Extension(
+        "vmguestlib._simulator",
+        sources=["csrc/simulator/sim_host.c", "csrc/simulator/sim_module.c"],
+        include_dirs=["include", "csrc", "csrc/simulator"],
+        depends=["include/vgl_abi.h", "csrc/simulator/sim_host.h",
+                 "csrc/vgl_thread.h"],
+        define_macros=sim_macros,
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+        libraries=libraries,
+    ),
+]
+
+# setuptools runs this file as __main__; benchmarks/hooks.py loads it under
+# another name to reuse EXT_MODULES without the project metadata.
+if __name__ == "__main__":
+    setup(ext_modules=EXT_MODULES)

@@ -10,8 +10,12 @@
  *     (a few nanoseconds), otherwise the GIL is released before waiting for
  *     the mutex.  The GIL is never held while *waiting* for the mutex, and no
  *     thread holding a handle mutex ever waits for the GIL, so this cannot
- *     deadlock.  Setting `_release_gil = True` on a Handle makes every call
- *     release the GIL first (kept for the benchmarks' comparison).
+ *     deadlock.
+ *
+ * The benchmarks compare this policy with "always release the GIL first".
+ * Their own build (VGL_BENCH_HOOKS, see setup.py and benchmarks/hooks.py)
+ * adds a `_release_gil` attribute to Handle that selects it; shipped builds
+ * have neither the attribute nor the check.
  */
 #include "vmguestlib.h"
 
@@ -35,7 +39,9 @@ typedef struct {
     PyObject_HEAD
     vgl_core core;
     volatile long state;        /* HANDLE_NEW / _OPENING / _READY */
+#ifdef VGL_BENCH_HOOKS
     volatile long release_gil;  /* accessor policy: 0 = try-lock first, 1 = always */
+#endif
 #ifndef Py_GIL_DISABLED
     /* The int each accessor returned last, and its raw value.  Accessors
      * read data cached by the last update, so the same value comes back
@@ -98,7 +104,9 @@ static PyObject *handle_new(PyTypeObject *type, PyObject *args, PyObject *kw)
         return NULL;
     }
     self->state = HANDLE_NEW;
+#ifdef VGL_BENCH_HOOKS
     self->release_gil = 0;
+#endif
     return (PyObject *)self;
 }
 
@@ -143,6 +151,17 @@ done:
     return result;
 }
 
+/* Handle.__init__ as a method with its own signature and text (help() would
+ * otherwise show the generic slot wrapper's "*args, **kwargs"); Handle()
+ * itself still goes through tp_init. */
+static PyObject *handle_init_method(PyObject *op, PyObject *args, PyObject *kw)
+{
+    if (handle_init(op, args, kw) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static void handle_dealloc(PyObject *op)
 {
     HandleObject *self = HANDLE(op);
@@ -169,9 +188,15 @@ static void handle_dealloc(PyObject *op)
 /* ------------------------------------------------------------------ */
 /* Taking the core mutex: the policy described at the top. */
 
+#ifdef VGL_BENCH_HOOKS
+#define TRY_LOCK_FIRST(self) (!vgl_atomic_load_int(&(self)->release_gil))
+#else
+#define TRY_LOCK_FIRST(self) 1
+#endif
+
 #define WITH_CORE_LOCK(self, stmt)                                          \
     do {                                                                    \
-        if (!vgl_atomic_load_int(&(self)->release_gil) &&                   \
+        if (TRY_LOCK_FIRST(self) &&                                         \
             vgl_mutex_trylock(&(self)->core.mu)) {                          \
             stmt;                                                           \
             vgl_mutex_unlock(&(self)->core.mu);                             \
@@ -436,6 +461,7 @@ static PyObject *handle_get_session_id(PyObject *op, void *closure)
     return PyLong_FromUnsignedLongLong((unsigned long long)sid);
 }
 
+#ifdef VGL_BENCH_HOOKS
 static PyObject *handle_get_release_gil(PyObject *op, void *closure)
 {
     (void)closure;
@@ -457,6 +483,7 @@ static int handle_set_release_gil(PyObject *op, PyObject *value, void *closure)
     vgl_atomic_store_int(&HANDLE(op)->release_gil, v);
     return 0;
 }
+#endif
 
 static PyObject *handle_get_library(PyObject *op, void *closure)
 {
@@ -480,6 +507,12 @@ static PyObject *handle_repr(PyObject *op)
 }
 
 static PyMethodDef handle_methods[] = {
+    {"__init__", (PyCFunction)(void (*)(void))handle_init_method,
+     METH_VARARGS | METH_KEYWORDS | METH_COEXIST,
+     "__init__($self, /)\n--\n\n"
+     "Open a handle on the guest library (loading the library first if none "
+     "is loaded).  Raises LibraryNotFoundError when no library can be "
+     "loaded and NotRunningInVMError outside a VMware VM."},
     {"close", handle_close, METH_NOARGS,
      "close($self, /)\n--\n\n"
      "Close the handle.  Waits for calls other threads are making on it; "
@@ -530,10 +563,12 @@ static PyGetSetDef handle_getset[] = {
      NULL},
     {"library", handle_get_library, NULL,
      "Path of the guest library this handle was opened with.", NULL},
+#ifdef VGL_BENCH_HOOKS
     {"_release_gil", handle_get_release_gil, handle_set_release_gil,
      "Accessor locking policy: False (default) tries the handle's lock with "
      "the GIL held first; True always releases the GIL.",
      NULL},
+#endif
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -573,5 +608,50 @@ int vgl_handle_init_type(PyObject *module, vgl_state *st)
     if (st->handle_type == NULL) {
         return -1;
     }
+#if PY_VERSION_HEX < 0x030A0000
+    {
+        /* 3.9 keeps only the part of Py_tp_doc after the signature, so the
+         * type has no __text_signature__ and inspect.signature(Handle)
+         * fails.  Give it the whole text (__doc__ is unchanged: it comes
+         * from the type's dict). */
+        const char *full = NULL;
+        PyType_Slot *slot;
+        for (slot = handle_slots; slot->slot != 0; slot++) {
+            if (slot->slot == Py_tp_doc) {
+                full = (const char *)slot->pfunc;
+            }
+        }
+        if (full != NULL) {
+            size_t len = strlen(full) + 1;
+            char *doc = PyObject_Malloc(len);
+            if (doc == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(doc, full, len);
+            PyObject_Free((void *)st->handle_type->tp_doc);
+            st->handle_type->tp_doc = doc;
+        }
+    }
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13's inspect.signature() binds a C __init__ to the class itself,
+     * which fails; it reads a text __signature__ first.  (Earlier versions
+     * take the signature from __init__ and want a Signature object here.) */
+    {
+        PyObject *text = PyUnicode_FromString("()");
+        int rc;
+        if (text == NULL) {
+            return -1;
+        }
+        rc = PyDict_SetItemString(st->handle_type->tp_dict, "__signature__",
+                                  text);
+        Py_DECREF(text);
+        if (rc < 0) {
+            return -1;
+        }
+        PyType_Modified(st->handle_type);
+    }
+#endif
     return PyModule_AddObjectRef(module, "Handle", (PyObject *)st->handle_type);
 }

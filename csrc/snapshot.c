@@ -3,11 +3,14 @@
  *
  * A fixed array of fields (session_id, every statistic, resource_pool_path)
  * with attribute access, indexing, len(), iteration, equality, hashing,
- * _fields and _asdict(), like a named tuple.  Not instantiable from Python.
+ * _fields, _asdict() and _make(), like a named tuple.  Not instantiable by
+ * calling the type; _make() builds one from checked values, which is also
+ * how a Snapshot is pickled and copied.
  */
 #include "vmguestlib.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     PyObject_HEAD
@@ -20,6 +23,16 @@ static const char *const field_names[VGL_SNAP_NFIELDS] = {
     VGL_ACCESSORS(X)
 #undef X
     "resource_pool_path",
+};
+
+/* Bits of each field's value: the session id and 64-bit statistics 64, the
+ * others 32; 0 for the resource pool path (a str). */
+static const unsigned char field_bits[VGL_SNAP_NFIELDS] = {
+    64,
+#define X(c, py, w, unit, doc) w,
+    VGL_ACCESSORS(X)
+#undef X
+    0,
 };
 
 static PyObject *get_item(SnapshotObject *self, Py_ssize_t i)
@@ -115,7 +128,20 @@ static PyObject *snapshot_repr(PyObject *op)
     }
     for (i = 0; i < VGL_SNAP_NFIELDS; i++) {
         PyObject *v = self->items[i] != NULL ? self->items[i] : Py_None;
-        PyObject *s = PyUnicode_FromFormat("%s=%R", field_names[i], v);
+        PyObject *s;
+        if (i == VGL_SNAP_SESSION && PyLong_Check(v)) {
+            /* In hex, like the rest of the package shows session ids. */
+            char hex[24];
+            unsigned long long sid = PyLong_AsUnsignedLongLong(v);
+            if (sid == (unsigned long long)-1 && PyErr_Occurred()) {
+                goto done;
+            }
+            snprintf(hex, sizeof(hex), "0x%llx", sid);
+            s = PyUnicode_FromFormat("%s=%s", field_names[i], hex);
+        }
+        else {
+            s = PyUnicode_FromFormat("%s=%R", field_names[i], v);
+        }
         if (s == NULL || PyList_Append(parts, s) < 0) {
             Py_XDECREF(s);
             goto done;
@@ -171,9 +197,143 @@ static Py_hash_t snapshot_hash(PyObject *self)
     return h;
 }
 
+/* A checked, exact-int copy of `v` for field `i`; NULL with an exception. */
+static PyObject *check_field(Py_ssize_t i, PyObject *v)
+{
+    unsigned long long n;
+    if (field_bits[i] == 0) {
+        if (v == Py_None || PyUnicode_CheckExact(v)) {
+            return Py_NewRef(v);
+        }
+        if (PyUnicode_Check(v)) {
+            return PyUnicode_FromObject(v);
+        }
+        PyErr_Format(PyExc_TypeError, "Snapshot field %s must be str or None, "
+                     "not %.100s", field_names[i], Py_TYPE(v)->tp_name);
+        return NULL;
+    }
+    if (v == Py_None && i != VGL_SNAP_SESSION) {
+        return Py_NewRef(v);
+    }
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "Snapshot field %s must be int%s, not "
+                     "%.100s", field_names[i],
+                     i == VGL_SNAP_SESSION ? "" : " or None",
+                     Py_TYPE(v)->tp_name);
+        return NULL;
+    }
+    n = PyLong_AsUnsignedLongLong(v);
+    if (n == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return NULL;
+        }
+        PyErr_Clear();
+        goto out_of_range;
+    }
+    if (field_bits[i] == 32 && n > 0xFFFFFFFFULL) {
+        goto out_of_range;
+    }
+    return PyLong_FromUnsignedLongLong(n);
+out_of_range:
+    PyErr_Format(PyExc_ValueError, "Snapshot field %s must be an unsigned "
+                 "%d-bit value, got %R", field_names[i], (int)field_bits[i], v);
+    return NULL;
+}
+
+static PyObject *snapshot_make(PyObject *cls, PyObject *iterable)
+{
+    PyObject *items[VGL_SNAP_NFIELDS] = {NULL};
+    PyObject *seq, *r;
+    Py_ssize_t i, n;
+
+    seq = PySequence_Tuple(iterable);
+    if (seq == NULL) {
+        return NULL;
+    }
+    n = PyTuple_GET_SIZE(seq);
+    if (n != VGL_SNAP_NFIELDS) {
+        PyErr_Format(PyExc_TypeError, "Snapshot._make() needs %d values, got %zd",
+                     VGL_SNAP_NFIELDS, n);
+        Py_DECREF(seq);
+        return NULL;
+    }
+    for (i = 0; i < VGL_SNAP_NFIELDS; i++) {
+        items[i] = check_field(i, PyTuple_GET_ITEM(seq, i));
+        if (items[i] == NULL) {
+            Py_ssize_t j;
+            for (j = 0; j < i; j++) {
+                Py_DECREF(items[j]);
+            }
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    r = ((PyTypeObject *)cls)->tp_alloc((PyTypeObject *)cls, 0);
+    if (r == NULL) {
+        for (i = 0; i < VGL_SNAP_NFIELDS; i++) {
+            Py_DECREF(items[i]);
+        }
+        return NULL;
+    }
+    for (i = 0; i < VGL_SNAP_NFIELDS; i++) {
+        ((SnapshotObject *)r)->items[i] = items[i];
+    }
+    return r;
+}
+
+static PyObject *snapshot_reduce(PyObject *op, PyObject *unused)
+{
+    PyObject *make, *values, *args, *r;
+    (void)unused;
+    make = PyObject_GetAttrString((PyObject *)Py_TYPE(op), "_make");
+    if (make == NULL) {
+        return NULL;
+    }
+    values = as_tuple((SnapshotObject *)op);
+    if (values == NULL) {
+        Py_DECREF(make);
+        return NULL;
+    }
+    args = PyTuple_Pack(1, values);
+    Py_DECREF(values);
+    if (args == NULL) {
+        Py_DECREF(make);
+        return NULL;
+    }
+    r = PyTuple_Pack(2, make, args);
+    Py_DECREF(make);
+    Py_DECREF(args);
+    return r;
+}
+
+static PyObject *snapshot_copy(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(op);   /* immutable, holding immutable values */
+}
+
+static PyObject *snapshot_deepcopy(PyObject *op, PyObject *memo)
+{
+    (void)memo;
+    return Py_NewRef(op);
+}
+
 static PyMethodDef snapshot_methods[] = {
     {"_asdict", snapshot_asdict, METH_NOARGS,
      "_asdict($self, /)\n--\n\nReturn a new dict mapping field names to values."},
+    {"_make", snapshot_make, METH_O | METH_CLASS,
+     "_make($type, iterable, /)\n--\n\n"
+     "Build a Snapshot from its values in the order of _fields.\n\n"
+     "session_id and the statistics must be unsigned ints of their width "
+     "(statistics may be None), resource_pool_path a str or None."},
+    {"__reduce__", snapshot_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickle as Snapshot._make(values)."},
+    {"__copy__", snapshot_copy, METH_NOARGS,
+     "__copy__($self, /)\n--\n\nReturn the snapshot itself (it is immutable)."},
+    {"__deepcopy__", snapshot_deepcopy, METH_O,
+     "__deepcopy__($self, memo, /)\n--\n\n"
+     "Return the snapshot itself (it is immutable)."},
     {NULL, NULL, 0, NULL},
 };
 

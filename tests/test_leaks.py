@@ -30,9 +30,11 @@ checks that a one-object and a 24-byte-malloc leak per call are caught.
 from __future__ import annotations
 
 import contextlib
+import copy
 import ctypes
 import gc
 import os
+import pickle
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -203,17 +205,6 @@ def _(sim: Sim) -> Callable[[], Any]:
     return _updated(sim).__enter__
 
 
-@case("release_gil_policy")
-def _(sim: Sim) -> Callable[[], Any]:
-    h = _updated(sim)
-
-    def call() -> None:
-        h._release_gil = True
-        h.cpu_used_ms()
-        h._release_gil = False
-    return call
-
-
 @case("stat")
 def _(sim: Sim) -> Callable[[], Any]:
     sim.set_stat_reply("cpu", "used 1\n" * 50)
@@ -248,6 +239,34 @@ def _(sim: Sim) -> Callable[[], Any]:
     snap = _updated(sim).snapshot()
     return lambda: (snap._asdict(), list(snap), hash(snap), snap == snap, repr(snap),
                     len(snap), snap[3], snap.cpu_limit_mhz)
+
+
+@case("snapshot_pickle_copy_make")
+def _(sim: Sim) -> Callable[[], Any]:
+    snap = _updated(sim).snapshot()
+    values = tuple(snap)
+    return lambda: (pickle.loads(pickle.dumps(snap)), copy.copy(snap), copy.deepcopy(snap),
+                    snap.__reduce__(), E.Snapshot._make(values))
+
+
+@case("snapshot_make_rejected", exc=(TypeError, ValueError))
+def _(sim: Sim) -> Callable[[], Any]:
+    good = list(_updated(sim).snapshot())
+    bad = [good[:-1], [-1, *good[1:]], [good[0], 2**32, *good[2:]],
+           [good[0], True, *good[2:]], [*good[:-1], b"/x"], 5]
+
+    def call() -> None:
+        for values in bad:
+            with contextlib.suppress(TypeError, ValueError):
+                E.Snapshot._make(values)
+        E.Snapshot._make(bad[0])
+    return call
+
+
+@case("handle_init_again", exc=RuntimeError)
+def _(sim: Sim) -> Callable[[], Any]:
+    h = _updated(sim)
+    return lambda: Handle.__init__(h)
 
 
 # -- success through OpenHandle --

@@ -689,7 +689,6 @@ def test_reset_turns_modes_off(lib):
         (lambda: _simulator.set_update_delay_us(10**9), OverflowError),
         (lambda: _simulator.set_mode("nope", True), ValueError),
         (lambda: _simulator.set_mode(1, True), TypeError),
-        (lambda: _simulator.accessor_loop(-1), ValueError),
     ],
 )
 def test_bad_input_raises(call, exc):
@@ -713,7 +712,7 @@ def test_docstrings_have_signatures():
         "set_session_id", "get_session_id", "set_pool_path", "get_pool_path",
         "set_stat_reply", "set_failure", "clear_failures", "set_update_delay_us",
         "set_open_delay_us",
-        "set_mode", "counters", "noop", "accessor_loop",
+        "set_mode", "counters",
     ]  # fmt: skip
     for name in names:
         fn = getattr(_simulator, name)
@@ -721,17 +720,6 @@ def test_docstrings_have_signatures():
         assert fn.__doc__, name
     public = sorted(n for n in dir(_simulator) if not n.startswith("_"))
     assert public == sorted(names)
-
-
-def test_noop_and_accessor_loop():
-    assert _simulator.noop() is None
-    ns = _simulator.accessor_loop(10_000)
-    assert isinstance(ns, int) and ns > 0
-    assert counters()["calls_GetCpuLimitMHz"] == 10_000
-    assert _simulator.accessor_loop(0) >= 0
-    _simulator.set_value("cpu_limit_mhz", None)
-    with pytest.raises(RuntimeError, match="status 4"):
-        _simulator.accessor_loop(1)
 
 
 # -- reduced standalone builds -----------------------------------------------------------

@@ -67,22 +67,6 @@ def test_shared_handle_with_slow_update(sim):
     h.close()
 
 
-def test_release_gil_policy_also_safe(sim):
-    h = Handle()
-    h._release_gil = True
-    assert h._release_gil is True
-    h.update()
-
-    def work() -> None:
-        for _ in range(5000):
-            h.cpu_limit_mhz()
-            h.mem_used_mb()
-
-    _run([threading.Thread(target=work) for _ in range(4)])
-    assert sim.concurrent_entries == 0
-    h.close()
-
-
 def test_close_while_four_threads_inside_calls(sim):
     sim.update_delay_us = 2000
     h = Handle()

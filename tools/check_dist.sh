@@ -7,8 +7,8 @@
 #      guest library is loaded at run time): DT_NEEDED of every extension,
 #      auditwheel show, and auditwheel repair vendoring nothing;
 #   5. the sdist alone, unpacked in an empty folder, builds a wheel that
-#      installs into a fresh venv and works (imports, a snapshot from the
-#      simulated library); with VGL_SDIST_TESTS=1 the sdist's own test suite
+#      installs into a fresh venv and works (imports, no benchmark-only hook,
+#      a snapshot from the simulated library); with VGL_SDIST_TESTS=1 the sdist's own test suite
 #      also runs against it (the wheels workflow's sdist job always does).
 #
 #   bash tools/check_dist.sh [OUTDIR]     (default: dist/)
@@ -46,13 +46,13 @@ trap 'rm -rf "$work"' EXIT
 
 step "python -m build (sdist, then a wheel from the sdist) -> $out"
 rm -rf "$out"
-# Building the sdist leaves vmguestlib.egg-info in the tree: remove it after,
+# Building the sdist leaves vsphere_guestlib.egg-info in the tree: remove it after,
 # unless it was there before.
-[ -e "$here/vmguestlib.egg-info" ] || trap 'rm -rf "$work" "$here/vmguestlib.egg-info"' EXIT
+[ -e "$here/vsphere_guestlib.egg-info" ] || trap 'rm -rf "$work" "$here/vsphere_guestlib.egg-info"' EXIT
 ( cd "$here" && "$tools/bin/python" -m build --outdir "$out" . ) >"$work/build.log" 2>&1 \
     || { tail -n 60 "$work/build.log"; die "python -m build"; }
-sdist="$(ls "$out"/vmguestlib-*.tar.gz)"
-wheel="$(ls "$out"/vmguestlib-*.whl)"
+sdist="$(ls "$out"/vsphere_guestlib-*.tar.gz)"
+wheel="$(ls "$out"/vsphere_guestlib-*.whl)"
 echo "sdist: $(basename "$sdist")"
 echo "wheel: $(basename "$wheel")"
 
@@ -113,7 +113,7 @@ problems = []
 def want(cond, what):
     if not cond:
         problems.append(what)
-want(meta["Name"] == "vmguestlib", "Name")
+want(meta["Name"] == "vsphere-guestlib", "Name")
 want(meta["Version"] == version, f"Version {meta['Version']} != _version.py {version}")
 want(meta["Requires-Python"] == ">=3.9", "Requires-Python")
 want(meta["License-Expression"] == "MIT", "License-Expression")
@@ -184,11 +184,11 @@ esac
 step "the sdist alone builds a working wheel (clean folder, fresh venv)"
 mkdir "$work/alone"
 tar -xzf "$sdist" -C "$work/alone"
-srcdir="$(ls -d "$work"/alone/vmguestlib-*)"
+srcdir="$(ls -d "$work"/alone/vsphere_guestlib-*)"
 ( cd "$srcdir" && "$tools/bin/python" -m build --wheel --outdir "$work/alone-dist" . ) \
     >"$work/alone.log" 2>&1 || { tail -n 60 "$work/alone.log"; die "wheel from the sdist"; }
 "$PYTHON" -m venv "$work/venv"
-alone_whl="$(ls "$work"/alone-dist/vmguestlib-*.whl)"
+alone_whl="$(ls "$work"/alone-dist/vsphere_guestlib-*.whl)"
 extras=""
 [ "${VGL_SDIST_TESTS:-0}" = 0 ] || extras="[test]"
 pipq "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "${alone_whl}${extras}"
@@ -202,6 +202,10 @@ here = os.path.dirname(vmguestlib.__file__)
 assert "site-packages" in here, here
 assert os.path.dirname(_vmguestlib.__file__) == here, _vmguestlib.__file__
 print("imported vmguestlib", vmguestlib.__version__, "from", here)
+# The benchmark-only hooks exist only in the benchmarks' own build.
+hooks = [f"_simulator.{n}" for n in ("noop", "accessor_loop") if hasattr(_simulator, n)]
+hooks += ["Handle._release_gil"] if hasattr(vmguestlib.Handle, "_release_gil") else []
+assert not hooks, f"benchmark-only hooks in the wheel: {hooks}"
 # The simulated guest library shipped in the wheel, loaded like the real one.
 path = vmguestlib.load(_simulator.__file__)
 assert vmguestlib.library_path() == path, (path, vmguestlib.library_path())

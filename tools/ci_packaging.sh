@@ -7,8 +7,9 @@
 #   1. tools/check_dist.sh: sdist + wheel, twine check, check-wheel-contents,
 #      no external shared library (DT_NEEDED, auditwheel show/repair), a
 #      working wheel from the sdist alone;
-#   2. cibuildwheel --print-build-identifiers (linux and windows) lists every
-#      target of [tool.cibuildwheel] and nothing else;
+#   2. cibuildwheel --print-build-identifiers (linux and windows), with the
+#      pinned release, lists exactly CPython 3.9-3.14 and 3.14t on every
+#      platform and architecture, and wheels.yml pins the same release;
 #   3. actionlint (with shellcheck) on .github/workflows/*.yml;
 #   4. tools/wine_loader_test.sh: the Windows loader, cross-compiled with
 #      mingw-w64, tested under wine;
@@ -27,8 +28,9 @@ PYTHON="${PYTHON:-python3}"
 export PYTHON
 tools="${VGL_TOOLS_VENV:-/tmp/vgl-tools-venv}"
 export VGL_TOOLS_VENV="$tools"
-# Keep in step with CIBUILDWHEEL_VERSION in .github/workflows/wheels.yml.
-CIBW_VERSION=3.4.1
+# The cibuildwheel release the wheels are built with; step_cibw checks that
+# CIBUILDWHEEL_VERSION in .github/workflows/wheels.yml is the same.
+CIBW_VERSION=4.3.5
 
 steps=("$@")
 [ ${#steps[@]} -gt 0 ] || steps=(dist cibw actionlint wine link)
@@ -110,8 +112,12 @@ step_dist() {
 }
 
 step_cibw() {
-    local expected=() py plat got missing extra
-    for py in cp39 cp310 cp311 cp312 cp313 cp313t cp314 cp314t; do
+    local expected=() py plat got missing extra pinned
+    pinned="$(sed -n 's/^ *CIBUILDWHEEL_VERSION: *"\([^"]*\)".*/\1/p' \
+        "$here/.github/workflows/wheels.yml")"
+    echo "wheels.yml pins cibuildwheel ${pinned:-(nothing)}; this check uses $CIBW_VERSION"
+    [ "$pinned" = "$CIBW_VERSION" ] || { echo "the two versions differ"; return 1; }
+    for py in cp39 cp310 cp311 cp312 cp313 cp314 cp314t; do
         for plat in manylinux_x86_64 manylinux_aarch64 musllinux_x86_64 \
                     musllinux_aarch64 win_amd64 win32 win_arm64; do
             expected+=("$py-$plat")

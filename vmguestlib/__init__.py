@@ -13,9 +13,25 @@ session id that changes after vMotion, suspend/resume or snapshot revert::
 
 Outside a VMware VM, ``vmguestlib.testing.simulated()`` provides a simulated
 guest library with the same behaviour.
+
+Code written for the older ``vmguestlib`` package (``VMGuestLib()`` with
+``UpdateInfo()`` and ``Get...()`` methods, ``VMGuestLibException``, the
+``VMGUESTLIB_ERROR_*`` constants) runs unchanged: see :mod:`vmguestlib.compat`.
 """
 
 from __future__ import annotations
+
+try:
+    __import__("vmguestlib._vmguestlib")
+except ModuleNotFoundError as _missing:
+    # Started inside a source checkout that shadows the installed package:
+    # use the installed copy, or fail with one line saying what to do.
+    if _missing.name != "vmguestlib._vmguestlib":
+        raise
+    from vmguestlib._shadow import use_installed_copy
+
+    use_installed_copy(__path__)
+    del use_installed_copy
 
 from vmguestlib._version import __version__
 from vmguestlib._vmguestlib import (
@@ -50,6 +66,23 @@ from vmguestlib._vmguestlib import (
     library_path,
     load,
 )
+from vmguestlib.compat import (
+    VMGUESTLIB_ERROR_BUFFER_TOO_SMALL,
+    VMGUESTLIB_ERROR_INVALID_ARG,
+    VMGUESTLIB_ERROR_INVALID_HANDLE,
+    VMGUESTLIB_ERROR_MEMORY,
+    VMGUESTLIB_ERROR_NO_INFO,
+    VMGUESTLIB_ERROR_NOT_AVAILABLE,
+    VMGUESTLIB_ERROR_NOT_ENABLED,
+    VMGUESTLIB_ERROR_NOT_RUNNING_IN_VM,
+    VMGUESTLIB_ERROR_OTHER,
+    VMGUESTLIB_ERROR_SUCCESS,
+    VMGUESTLIB_ERROR_UNSUPPORTED_VERSION,
+    VMErrMsgs,
+    VMErrors,
+    VMGuestLib,
+    VMGuestLibException,
+)
 from vmguestlib.sampler import NoRatesReason, Sample, Sampler
 
 
@@ -77,6 +110,17 @@ __all__ = [
     "ERROR_SUCCESS",
     "ERROR_UNSUPPORTED_VERSION",
     "UNLIMITED",
+    "VMGUESTLIB_ERROR_BUFFER_TOO_SMALL",
+    "VMGUESTLIB_ERROR_INVALID_ARG",
+    "VMGUESTLIB_ERROR_INVALID_HANDLE",
+    "VMGUESTLIB_ERROR_MEMORY",
+    "VMGUESTLIB_ERROR_NOT_AVAILABLE",
+    "VMGUESTLIB_ERROR_NOT_ENABLED",
+    "VMGUESTLIB_ERROR_NOT_RUNNING_IN_VM",
+    "VMGUESTLIB_ERROR_NO_INFO",
+    "VMGUESTLIB_ERROR_OTHER",
+    "VMGUESTLIB_ERROR_SUCCESS",
+    "VMGUESTLIB_ERROR_UNSUPPORTED_VERSION",
     "BufferTooSmallError",
     "Handle",
     "InvalidArgError",
@@ -93,7 +137,11 @@ __all__ = [
     "Sampler",
     "Snapshot",
     "UnsupportedVersionError",
+    "VMErrMsgs",
+    "VMErrors",
+    "VMGuestLib",
     "VMGuestLibError",
+    "VMGuestLibException",
     "__version__",
     "error_text",
     "library_path",

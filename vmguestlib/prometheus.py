@@ -5,7 +5,7 @@
   format (version 0.0.4).  It needs nothing but this package, so its output can
   be written to a node_exporter textfile-collector file.
 * :class:`VMGuestLibCollector` is a collector for a ``prometheus_client``
-  registry (install the ``vmguestlib[prometheus]`` extra): every scrape reads a
+  registry (install the ``vsphere-guestlib[prometheus]`` extra): every scrape reads a
   fresh snapshot.
 * :func:`make_server` builds the small HTTP exporter behind
   ``vmguestlib serve``.

@@ -1266,6 +1266,7 @@ int64_t vgl_sim_counter_value(int i)
     return 0;
 }
 
+#ifdef VGL_BENCH_HOOKS /* benchmarks' own build only */
 vgl_status vgl_sim_accessor_loop(uint64_t n, uint64_t *elapsed_ns)
 {
 #if defined(VGL_SIM_NO_OPTIONAL) || defined(VGL_SIM_NO_REQUIRED)
@@ -1300,3 +1301,4 @@ vgl_status vgl_sim_accessor_loop(uint64_t n, uint64_t *elapsed_ns)
     return st != VGL_ERROR_SUCCESS ? st : close_st;
 #endif
 }
+#endif

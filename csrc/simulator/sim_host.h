@@ -123,6 +123,7 @@ int vgl_sim_counter_count(void);
 int vgl_sim_counter_name(int i, char *buf, size_t cap);
 int64_t vgl_sim_counter_value(int i);
 
+#ifdef VGL_BENCH_HOOKS
 /*
  * Open a handle through the exported entry points, update it, call
  * VMGuestLib_GetCpuLimitMHz n times, close it.  Returns the status of the
@@ -130,6 +131,7 @@ int64_t vgl_sim_counter_value(int i);
  * the time of the accessor loop (monotonic clock).
  */
 vgl_status vgl_sim_accessor_loop(uint64_t n, uint64_t *elapsed_ns);
+#endif
 
 #ifdef __cplusplus
 }

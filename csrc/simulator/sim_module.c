@@ -143,13 +143,6 @@ static int sim_accessor_arg(PyObject *obj)
     return i;
 }
 
-static PyObject *sim_status_error(const char *what, vgl_status st)
-{
-    const char *text = VMGuestLib_GetErrorText(st);
-    PyErr_Format(PyExc_RuntimeError, "%s failed with status %d (%s)", what, (int)st,
-                 text != NULL ? text : "no text");
-    return NULL;
-}
 
 /* ---- module functions ------------------------------------------------------ */
 
@@ -515,6 +508,17 @@ static PyObject *sim_counters(PyObject *module, PyObject *unused)
     return d;
 }
 
+/* Benchmark-only functions, compiled only into the benchmarks' own build
+ * (VGL_BENCH_HOOKS, see setup.py and benchmarks/hooks.py), never shipped. */
+#ifdef VGL_BENCH_HOOKS
+static PyObject *sim_status_error(const char *what, vgl_status st)
+{
+    const char *text = VMGuestLib_GetErrorText(st);
+    PyErr_Format(PyExc_RuntimeError, "%s failed with status %d (%s)", what, (int)st,
+                 text != NULL ? text : "no text");
+    return NULL;
+}
+
 PyDoc_STRVAR(sim_noop_doc,
 "noop($module, /)\n--\n\n"
 "Do nothing and return None: the cost of calling a C function from Python.");
@@ -547,6 +551,7 @@ static PyObject *sim_accessor_loop(PyObject *module, PyObject *n)
         return sim_status_error("accessor_loop", st);
     return PyLong_FromUnsignedLongLong((unsigned long long)ns);
 }
+#endif /* VGL_BENCH_HOOKS */
 
 static PyMethodDef sim_methods[] = {
     {"reset", sim_reset, METH_NOARGS, sim_reset_doc},
@@ -565,8 +570,10 @@ static PyMethodDef sim_methods[] = {
     {"set_open_delay_us", sim_set_open_delay_us, METH_O, sim_set_open_delay_us_doc},
     {"set_mode", sim_set_mode, METH_VARARGS, sim_set_mode_doc},
     {"counters", sim_counters, METH_NOARGS, sim_counters_doc},
+#ifdef VGL_BENCH_HOOKS
     {"noop", sim_noop, METH_NOARGS, sim_noop_doc},
     {"accessor_loop", sim_accessor_loop, METH_O, sim_accessor_loop_doc},
+#endif
     {NULL, NULL, 0, NULL},
 };
 
