@@ -497,6 +497,12 @@ def results_markdown(run: Run) -> str:
         else:
             assert run.extra is not None
             md += report_sections(run.extra, level="###")
+    # The extended statistics are measured apart (bench_extended.py): their
+    # latest report, when there is one, is part of this one.
+    extended = Path(__file__).resolve().parent / "RESULTS-extended.md"
+    if extended.is_file():
+        md.append(extended.read_text(encoding="utf-8").rstrip())
+        md.append("")
     return "\n".join(md).rstrip() + "\n"
 
 

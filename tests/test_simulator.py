@@ -380,7 +380,7 @@ def test_stat_get_and_free(lib):
     st, listing = lib.stat(b"")
     assert st == SUCCESS and listing
     assert lib.stat(None) == (SUCCESS, listing)  # NULL stat = the list
-    for name in listing.split():
+    for name in listing.splitlines():
         for enc in (b"text", b"json", b"xml", b"yaml"):
             st, reply = lib.stat(name, enc)
             assert st == SUCCESS and reply, name
@@ -712,7 +712,8 @@ def test_docstrings_have_signatures():
         "set_session_id", "get_session_id", "set_pool_path", "get_pool_path",
         "set_stat_reply", "set_failure", "clear_failures", "set_update_delay_us",
         "set_open_delay_us",
-        "set_mode", "counters",
+        "set_mode", "counters", "x_set", "x_remove",
+            "x_add_instance", "x_clear", "x_set_hostile", "x_list",
     ]  # fmt: skip
     for name in names:
         fn = getattr(_simulator, name)

@@ -274,7 +274,8 @@ class HandleMachine(RuleBasedStateMachine):
         self.sim.set_stat_reply("nope", None)
         self.host = Host(values={n: self.sim.get(n) for n in ACCESSORS},
                          session=self.sim.session_id, pool=self.sim.resource_pool_path,
-                         stats={"": b"session\nhost\nresources\nvscsi\nvnics\n",
+                         stats={"": b"session\nhost\nresources\nvscsi scsi0:0\n"
+                                    b"vnet 00:50:56:8a:3c:01\n",
                                 "cpu": b"cpu.used = 1\n"})
         self.models: list[HandleModel] = []
         self.baseline_open = self.sim.open_handles

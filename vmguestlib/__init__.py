@@ -83,6 +83,7 @@ from vmguestlib.compat import (
     VMGuestLib,
     VMGuestLibException,
 )
+from vmguestlib.extended import ExtendedStats, ExtendedStatsError, read_extended
 from vmguestlib.sampler import NoRatesReason, Sample, Sampler
 
 
@@ -122,6 +123,8 @@ __all__ = [
     "VMGUESTLIB_ERROR_SUCCESS",
     "VMGUESTLIB_ERROR_UNSUPPORTED_VERSION",
     "BufferTooSmallError",
+    "ExtendedStats",
+    "ExtendedStatsError",
     "Handle",
     "InvalidArgError",
     "InvalidHandleError",
@@ -146,5 +149,6 @@ __all__ = [
     "error_text",
     "library_path",
     "load",
+    "read_extended",
     "snapshot",
 ]

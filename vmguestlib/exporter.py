@@ -100,6 +100,10 @@ class Reading:
     reason: Unavailable | None = None
     #: the error's message when the read failed
     error: str | None = None
+    #: the extended statistics (an ExtendedStats), when asked for and read
+    extended: Any = None
+    #: whether the extended statistics were read (None: not asked for)
+    extended_up: bool | None = None
 
     @property
     def up(self) -> bool:
@@ -132,6 +136,7 @@ class GuardedSource:
         clock: Callable[[], float] = time.monotonic,
         log: bool = True,
         on_change: Callable[[Reading], None] | None = None,
+        extended: bool = False,
     ) -> None:
         if not 0 <= min_backoff <= max_backoff:
             raise ValueError("need 0 <= min_backoff <= max_backoff")
@@ -141,6 +146,7 @@ class GuardedSource:
         self._clock = clock
         self._log = log
         self._on_change = on_change
+        self._extended = extended
         self._was: tuple[bool, Unavailable | None] | None = None
         self._lock = threading.Lock()
         self._source: SnapshotSource | None = None
@@ -183,7 +189,24 @@ class GuardedSource:
             return Reading(None, reason, str(exc))
         self._backoff = 0.0
         self._last_failure = None
-        return Reading(snapshot)
+        if not self._extended:
+            return Reading(snapshot)
+        return self._with_extended(snapshot)
+
+    def _with_extended(self, snapshot: Snapshot) -> Reading:
+        """The reading with the extended statistics (StatGet), read under the
+        same lock; their failure only sets ``extended_up`` to False."""
+        from .extended import read_extended  # noqa: PLC0415
+
+        if getattr(self._source, "stat", None) is None:
+            return Reading(snapshot, extended_up=False)
+        try:
+            ext = read_extended(self._source, errors="skip")  # type: ignore[arg-type]
+        except VMGuestLibError as exc:
+            if self._log:
+                _log.warning("reading the extended statistics failed: %s", exc)
+            return Reading(snapshot, extended_up=False)
+        return Reading(snapshot, extended=ext, extended_up=True)
 
     def _failed(self, exc: VMGuestLibError, now: float) -> Reading:
         reading = Reading(None, classify(exc), str(exc))
@@ -226,14 +249,25 @@ def _status_families(reason: Unavailable | None) -> list[MetricFamily]:
 
 def exposition(reading: Reading | Snapshot | Sample) -> str:
     """Prometheus text exposition of a reading: ``vmware_guest_up`` first,
-    then the statistics (up) or the reason (down)."""
+    then the statistics (up) or the reason (down); for a reading with
+    extended statistics, ``vmware_guest_extended_up`` and their families."""
+    extra: list[MetricFamily] = []
     if isinstance(reading, Reading):
         if reading.snapshot is None:
             return down_exposition(reading.reason or Unavailable.OTHER)
         data: Snapshot | Sample = reading.snapshot
+        if reading.extended_up is not None:
+            from .extended_prometheus import extended_families  # noqa: PLC0415
+
+            extra.append(MetricFamily(
+                PROMETHEUS_PREFIX + "extended_up", "gauge",
+                "1 when the last scrape read the extended statistics, 0 when it failed.",
+                (({}, 1 if reading.extended_up else 0),)))
+            if reading.extended is not None:
+                extra += extended_families(reading.extended)
     else:
         data = reading
-    return _render_families([*_status_families(None), *families(data)])
+    return _render_families([*_status_families(None), *families(data), *extra])
 
 
 def down_exposition(reason: Unavailable) -> str:

@@ -33,10 +33,15 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from ._stats import PROMETHEUS_PREFIX, STATS
 from ._vmguestlib import Handle, Snapshot, VMGuestLibError
+from .extended import ExtendedStatsError, read_extended
+from .extended_prometheus import extended_families
 from .sampler import Sample, SnapshotSource
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
+
+    from .extended import ExtendedStats
+    from .extended_rates import ExtendedRates
 
 __all__ = [
     "CONTENT_TYPE",
@@ -187,14 +192,20 @@ def _render_families(fams: Iterable[MetricFamily]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def render(data: Snapshot | Sample, stats: Iterable[str] | None = None) -> str:
+def render(data: Snapshot | Sample | None, stats: Iterable[str] | None = None, *,
+           extended: ExtendedStats | ExtendedRates | None = None) -> str:
     """The Prometheus text exposition of a snapshot or a sample.
 
     The result ends with a newline and can be written as is to a node_exporter
     textfile-collector file (write to a temporary file, then rename it).
-    *stats* restricts the statistics to those accessor names.
+    *stats* restricts the statistics to those accessor names.  *extended*
+    adds the extended statistics (see :mod:`vmguestlib.extended_prometheus`);
+    *data* may then be None.
     """
-    return _render_families(families(data, stats))
+    fams = [] if data is None else families(data, stats)
+    if extended is not None:
+        fams += extended_families(extended)
+    return _render_families(fams)
 
 
 def _to_client_metric(fam: MetricFamily) -> Metric:
@@ -225,11 +236,16 @@ class VMGuestLibCollector:
     ``vmware_guest_up``: 1 when the snapshot was read, 0 when the Guest API
     failed (the other metrics are then absent and the error is logged).
 
+    With ``extended=True`` each scrape also reads the extended statistics
+    (when the source has ``stat()``, as a Handle does) and adds
+    ``vmware_guest_extended_up``.
+
     Register it with ``registry.register(VMGuestLibCollector(handle))``.
     """
 
-    def __init__(self, handle: SnapshotSource | None = None) -> None:
+    def __init__(self, handle: SnapshotSource | None = None, *, extended: bool = False) -> None:
         self._handle = handle
+        self._extended = extended
 
     def describe(self) -> list[Metric]:
         # Nothing to declare up front: a registry then does not scrape at
@@ -255,6 +271,30 @@ class VMGuestLibCollector:
         up.add_metric([], 1.0)
         yield up
         for fam in families(snapshot):
+            yield _to_client_metric(fam)
+        if self._extended:
+            yield from self._collect_extended()
+
+    def _collect_extended(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 (optional)
+
+        up = GaugeMetricFamily(
+            PROMETHEUS_PREFIX + "extended_up",
+            "1 when the last scrape read the extended statistics, 0 when it failed.",
+        )
+        stat = getattr(self._handle, "stat", None)
+        try:
+            if stat is None:
+                raise ExtendedStatsError("", b"", "the statistics source has no stat()")
+            ext = read_extended(self._handle, errors="skip")  # type: ignore[arg-type]
+        except VMGuestLibError as exc:
+            _log.warning("reading the extended statistics failed: %s", exc)
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        for fam in extended_families(ext):
             yield _to_client_metric(fam)
 
 

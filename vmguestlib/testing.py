@@ -49,7 +49,14 @@ from collections.abc import Iterator
 
 from vmguestlib import _simulator
 
-__all__ = ["MODES", "Simulator", "simulated", "simulator_path"]
+__all__ = [
+    "HOSTILE_REPLIES",
+    "MODES",
+    "ExtendedHost",
+    "Simulator",
+    "simulated",
+    "simulator_path",
+]
 
 #: The hostile modes accepted by :meth:`Simulator.set_mode`.
 MODES: tuple[str, ...] = (
@@ -62,6 +69,127 @@ MODES: tuple[str, ...] = (
 )
 
 _SPECIAL_KEYS = ("session_id", "resource_pool_path")
+
+#: The hostile extended-statistics replies accepted by
+#: :meth:`ExtendedHost.hostile`, each a bit of the simulated library's setting.
+HOSTILE_REPLIES: dict[str, int] = {
+    "truncated": 1,        # the reply cut in half
+    "malformed": 2,        # a stray fragment no encoding accepts, in the middle
+    "huge": 4,             # padded with metrics to 4 MiB or more
+    "non_utf8": 8,         # bytes 0xFF 0xFE after every metric name
+    "unknown_meta": 16,    # made-up units and type on every numeric metric
+    "duplicate": 32,       # every metric twice, with two different values
+    "beyond_64_bits": 64,  # every number beyond 64 bits
+    "negative": 128,       # accumulating counters below zero
+}
+
+#: The kinds of a numeric extended metric.
+_KINDS = ("static", "instant", "accumulate")
+
+
+def _name_bytes(name: str | bytes, what: str) -> bytes:
+    if isinstance(name, bytes):
+        return name
+    if isinstance(name, str):
+        return name.encode("utf-8", "surrogateescape")
+    raise TypeError(f"{what} must be str or bytes, not {type(name).__name__}")
+
+
+class ExtendedHost:
+    """The simulated host's extended statistics (what ``StatGet`` answers).
+
+    By default the host offers the categories ``session``, ``host``,
+    ``resources``, one disk (``vscsi scsi0:0``) and one NIC
+    (``vnet 00:50:56:8a:3c:01``), with the metrics VMware documents.
+    Accumulating counters grow with the simulated clock (the ``elapsed_ms``
+    statistic: they advance whenever it does) and start again from their
+    base value when the session id changes.  Every reply is rendered in the
+    encoding asked for (text, json, xml or yaml).  A reply set with
+    :meth:`Simulator.set_stat_reply` takes precedence over this model.
+    """
+
+    __slots__ = ()
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The categories the host lists, in order."""
+        raw = _simulator.x_list().decode("utf-8", "surrogateescape")
+        return tuple(raw.splitlines())
+
+    def set_metric(
+        self,
+        category: str | bytes,
+        name: str | bytes,
+        value: int | str | bytes,
+        *,
+        kind: str | None = "instant",
+        units: str | None = None,
+        per_second: int = 0,
+        append: bool = False,
+    ) -> None:
+        """Set (or add) metric ``name`` of ``category``, creating the category.
+
+        ``value``: an int is the value at the start of a session (it grows by
+        ``per_second`` every simulated second); a str is a string metric (give
+        ``kind=None``); bytes are written into the reply as they are, in place
+        of the number (for hostile values such as ``b"-5"`` or ``b"1e999"``).
+        ``kind`` is the metric's ``type`` (``static``, ``instant``,
+        ``accumulate``; any other str is sent as is).  ``append=True`` adds a
+        second metric of the same name instead of replacing it.
+        """
+        cat = _name_bytes(category, "category")
+        key = _name_bytes(name, "name")
+        if isinstance(value, bool):
+            raise TypeError("value must be int, str or bytes, not bool")
+        text: bytes | None = None
+        base = 0
+        if isinstance(value, int):
+            base = value
+        elif isinstance(value, str):
+            text = value.encode("utf-8", "surrogateescape")
+        elif isinstance(value, bytes):
+            text = value
+        else:
+            raise TypeError(f"value must be int, str or bytes, not {type(value).__name__}")
+        if kind is None and text is None:
+            raise ValueError("a metric without a kind is a string metric: give a str value")
+        _simulator.x_set(cat, key, kind, units, text, base, per_second, append)
+
+    def remove(self, category: str | bytes, name: str | bytes | None = None) -> bool:
+        """Remove metric ``name`` of ``category``, or the whole category when
+        ``name`` is None.  True when something was removed."""
+        key = None if name is None else _name_bytes(name, "name")
+        return _simulator.x_remove(_name_bytes(category, "category"), key)
+
+    def add_disk(self, disk: str) -> str:
+        """Add a virtual disk (e.g. ``"scsi0:1"``) with the default per-disk
+        metrics; returns its category name (``"vscsi scsi0:1"``)."""
+        _simulator.x_add_instance(0, _name_bytes(disk, "disk"))
+        return f"vscsi {disk}"
+
+    def add_nic(self, mac: str) -> str:
+        """Add a virtual NIC (its MAC address) with the default per-NIC
+        metrics; returns its category name (``"vnet <mac>"``)."""
+        _simulator.x_add_instance(1, _name_bytes(mac, "mac"))
+        return f"vnet {mac}"
+
+    def clear(self) -> None:
+        """Remove every category (the list of statistics becomes empty)."""
+        _simulator.x_clear()
+
+    def hostile(self, category: str | bytes | None, *kinds: str) -> None:
+        """Make the replies for ``category`` (None: every category present)
+        hostile in the given ways (see :data:`HOSTILE_REPLIES`); no kinds
+        makes them well-formed again.  KeyError when the category is unknown."""
+        bits = 0
+        for kind in kinds:
+            try:
+                bits |= HOSTILE_REPLIES[kind]
+            except KeyError:
+                raise ValueError(f"unknown hostile reply {kind!r} (expected one of "
+                                 f"{', '.join(HOSTILE_REPLIES)})") from None
+        cat = None if category is None else _name_bytes(category, "category")
+        _simulator.x_set_hostile(cat, bits)
 
 
 def simulator_path() -> str:
@@ -88,7 +216,8 @@ class Simulator:
 
     def reset(self) -> None:
         """Back to the defaults: every statistic available with plausible values,
-        pool path ``/Resources``, no failure, no delay, every mode off, counters 0.
+        pool path ``/Resources``, the default extended statistics, no failure,
+        no delay, every mode off, counters 0.
         """
         _simulator.reset()
 
@@ -226,10 +355,17 @@ class Simulator:
         _check_pool_path(path)
         _simulator.set_pool_path(path.encode("utf-8"))
 
-    def set_stat_reply(self, stat: str, reply: str | bytes | None) -> None:
-        """Set what ``StatGet`` returns for ``stat`` (``""``: the list of stats).
+    @property
+    def extended(self) -> ExtendedHost:
+        """The host's extended statistics (the model ``StatGet`` answers from)."""
+        return ExtendedHost()
 
-        ``None`` removes the stat (StatGet then reports "not available").
+    def set_stat_reply(self, stat: str, reply: str | bytes | None) -> None:
+        """Set what ``StatGet`` returns for ``stat`` (``""``: the list of stats),
+        in every encoding, in place of what :attr:`extended` would render.
+
+        ``None`` removes that reply (StatGet answers from :attr:`extended`
+        again, or reports "not available" for a stat it does not have).
         """
         if not isinstance(stat, str):
             raise TypeError(f"stat must be str, not {type(stat).__name__}")

@@ -16,7 +16,11 @@
  *   - GetResourcePoolPath reports BUFFER_TOO_SMALL and the needed size
  *     (length + 1) when the caller's buffer is too small;
  *   - StatGet returns a malloc'd, NUL-terminated reply (size without the NUL)
- *     to be released with StatFree.
+ *     to be released with StatFree: the extended statistics (categories of
+ *     metrics with units and type, see "extended statistics" below) rendered
+ *     in the encoding asked for, or a reply set as is by the control API;
+ *     a request longer than the real library's 256-byte command buffer
+ *     fails (BUFFER_TOO_SMALL here).
  *
  * On top of that it measures how it is used: calls per entry point, open
  * handles, entries on one handle while another thread is inside the library
@@ -288,6 +292,34 @@ typedef struct sim_reply {
     size_t reply_len;
 } sim_reply;
 
+/* Extended statistics (StatGet): categories of metrics rendered on demand in
+ * the encoding asked for.  A metric's value is `base` plus `per_s` for every
+ * simulated second of the current session (the host's elapsed_ms since the
+ * last session change), so accumulating counters move when the simulated
+ * clock does and fall back to `base` when the session changes. */
+typedef struct sim_xmetric {
+    char *name;            /* bytes, not necessarily UTF-8; NUL-terminated */
+    size_t name_len;
+    char *type;            /* NULL: a string metric (no metadata) */
+    char *units;           /* NULL: none */
+    char *text;            /* value written as is (string metrics; or a raw
+                            * literal for a typed metric); NULL: computed */
+    size_t text_len;
+    int64_t base;
+    int64_t per_s;
+    int special;           /* SIM_XSPECIAL_* */
+} sim_xmetric;
+
+typedef struct sim_xcat {
+    char *name;            /* "session", "vnet 00:50:56:..." */
+    size_t name_len;
+    sim_xmetric *m;
+    size_t n, cap;
+    unsigned hostile;      /* VGL_SIM_XH_* bits */
+} sim_xcat;
+
+enum { SIM_XSPECIAL_NONE, SIM_XSPECIAL_SESSION };
+
 typedef struct sim_ptrset {
     void **items;
     size_t n, cap;
@@ -309,6 +341,9 @@ static struct {
     size_t pool_len;
     sim_reply *replies;
     sim_failure fail[VGL_SIM_N_ENTRIES];
+    sim_xcat *xcats;       /* extended statistics, in listing order */
+    size_t nx, xcap;
+    uint64_t session_start_ms; /* elapsed_ms when the session began */
 } sim_host;
 
 /* The slot table: chunk pointers are published once (release) and never
@@ -462,6 +497,557 @@ static void sim_recount_armed_locked(void)
     vgl_atomic_store_int(&sim_failures_armed, n);
 }
 
+/* ---- extended statistics: the model --------------------------------------- */
+
+typedef struct sim_xtemplate {
+    const char *name, *type, *units;
+    int64_t base, per_s;
+} sim_xtemplate;
+
+/* Per-disk and per-NIC metric sets.  VMware does not document the names of
+ * the per-disk statistics; these follow the style of the per-NIC ones. */
+static const sim_xtemplate sim_xvscsi[] = {
+    {"num.read", "accumulate", "commands", 0, 40},
+    {"num.write", "accumulate", "commands", 0, 25},
+    {"size.read", "accumulate", "bytes", 0, 40 * 16384},
+    {"size.write", "accumulate", "bytes", 0, 25 * 8192},
+    {"time.read", "accumulate", "us", 0, 40 * 350},
+    {"time.write", "accumulate", "us", 0, 25 * 900},
+};
+static const sim_xtemplate sim_xvnet[] = {
+    {"num.tx", "accumulate", "packets", 0, 50},
+    {"num.rx", "accumulate", "packets", 0, 80},
+    {"size.tx", "accumulate", "bytes", 0, 40000},
+    {"size.rx", "accumulate", "bytes", 0, 100000},
+    {"reservation", "static", "MBps", 0, 0},
+    {"limit", "static", "MBps", -1, 0},
+};
+static const sim_xtemplate sim_xhost[] = {
+    {"host.cpu.processorMHz", "static", "MHz", 2394, 0},
+    {"host.cpu.coresPerPkg", "static", "cores", 16, 0},
+};
+static const sim_xtemplate sim_xresources[] = {
+    {"vm.cpu.reserved", "static", "MHz", 0, 0},
+    {"vm.cpu.limit", "static", "MHz", -1, 0},
+    {"vm.cpu.used", "accumulate", "us", 0, 500000},
+    {"vm.cpu.contention.cpu", "accumulate", "us", 0, 20000},
+    {"vm.cpu.contention.mem", "accumulate", "us", 0, 1000},
+    {"vm.numa.local", "instant", "KB", 3801088, 0},
+    {"vm.numa.remote", "instant", "KB", 0, 0},
+    {"guest.mem.reserved", "static", "KB", 0, 0},
+    {"guest.mem.limit", "static", "KB", -1, 0},
+    {"guest.mem.mapped", "instant", "KB", 3801088, 0},
+    {"guest.mem.consumed", "instant", "KB", 3598336, 0},
+    {"guest.mem.swapped", "instant", "KB", 0, 0},
+    {"guest.mem.ballooned", "instant", "KB", 0, 0},
+    {"guest.mem.swapIn", "accumulate", "KB", 0, 4},
+    {"guest.mem.swapOut", "accumulate", "KB", 0, 8},
+    {"ovhd.mem.swapped", "instant", "KB", 0, 0},
+    {"ovhd.mem.swapIn", "accumulate", "KB", 0, 0},
+    {"ovhd.mem.swapOut", "accumulate", "KB", 0, 0},
+};
+
+static void sim_xmetric_free(sim_xmetric *m)
+{
+    free(m->name);
+    free(m->type);
+    free(m->units);
+    free(m->text);
+}
+
+static void sim_xcat_free(sim_xcat *c)
+{
+    size_t i;
+    for (i = 0; i < c->n; i++)
+        sim_xmetric_free(&c->m[i]);
+    free(c->m);
+    free(c->name);
+}
+
+static void sim_x_clear_locked(void)
+{
+    size_t i;
+    for (i = 0; i < sim_host.nx; i++)
+        sim_xcat_free(&sim_host.xcats[i]);
+    free(sim_host.xcats);
+    sim_host.xcats = NULL;
+    sim_host.nx = sim_host.xcap = 0;
+}
+
+static sim_xcat *sim_x_find_locked(const char *cat, size_t len)
+{
+    size_t i;
+    for (i = 0; i < sim_host.nx; i++) {
+        sim_xcat *c = &sim_host.xcats[i];
+        if (c->name_len == len && memcmp(c->name, cat, len) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static sim_xcat *sim_x_get_locked(const char *cat, size_t len)
+{
+    sim_xcat *c = sim_x_find_locked(cat, len);
+    char *name;
+    if (c != NULL)
+        return c;
+    if (sim_host.nx == sim_host.xcap) {
+        size_t cap = sim_host.xcap ? sim_host.xcap * 2 : 8;
+        sim_xcat *p = (sim_xcat *)realloc(sim_host.xcats, cap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        sim_host.xcats = p;
+        sim_host.xcap = cap;
+    }
+    name = sim_strndup(cat, len);
+    if (name == NULL)
+        return NULL;
+    c = &sim_host.xcats[sim_host.nx++];
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    c->name_len = len;
+    return c;
+}
+
+/* Set (or, with append, add another) metric `name` of category `cat`,
+ * creating the category.  0 on success, -1 when out of memory. */
+static int sim_x_set_locked(const char *cat, size_t cat_len, const char *name,
+                            size_t name_len, const char *type, const char *units,
+                            const char *text, size_t text_len, int64_t base,
+                            int64_t per_s, int special, int append)
+{
+    sim_xcat *c = sim_x_get_locked(cat, cat_len);
+    sim_xmetric m, *slot = NULL;
+    size_t i;
+
+    if (c == NULL)
+        return -1;
+    memset(&m, 0, sizeof m);
+    m.name = sim_strndup(name, name_len);
+    m.name_len = name_len;
+    m.type = type != NULL ? sim_strndup(type, strlen(type)) : NULL;
+    m.units = units != NULL ? sim_strndup(units, strlen(units)) : NULL;
+    m.text = text != NULL ? sim_strndup(text, text_len) : NULL;
+    m.text_len = text_len;
+    m.base = base;
+    m.per_s = per_s;
+    m.special = special;
+    if (m.name == NULL || (type != NULL && m.type == NULL) ||
+        (units != NULL && m.units == NULL) || (text != NULL && m.text == NULL)) {
+        sim_xmetric_free(&m);
+        return -1;
+    }
+    if (!append) {
+        for (i = 0; i < c->n; i++) {
+            if (c->m[i].name_len == name_len && memcmp(c->m[i].name, name, name_len) == 0) {
+                slot = &c->m[i];
+                sim_xmetric_free(slot);
+                break;
+            }
+        }
+    }
+    if (slot == NULL) {
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 16;
+            sim_xmetric *p = (sim_xmetric *)realloc(c->m, cap * sizeof *p);
+            if (p == NULL) {
+                sim_xmetric_free(&m);
+                return -1;
+            }
+            c->m = p;
+            c->cap = cap;
+        }
+        slot = &c->m[c->n++];
+    }
+    *slot = m;
+    return 0;
+}
+
+static int sim_x_templates_locked(const char *cat, size_t cat_len,
+                                  const sim_xtemplate *t, size_t n)
+{
+    size_t i;
+    if (sim_x_get_locked(cat, cat_len) == NULL)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (sim_x_set_locked(cat, cat_len, t[i].name, strlen(t[i].name), t[i].type,
+                             t[i].units, NULL, 0, t[i].base, t[i].per_s,
+                             SIM_XSPECIAL_NONE, 0) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+#define SIM_X_STR(cat, name, value)                                              \
+    sim_x_set_locked(cat, strlen(cat), name, strlen(name), NULL, NULL, value,   \
+                     strlen(value), 0, 0, SIM_XSPECIAL_NONE, 0)
+#define SIM_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The default host: the categories and metrics VMware documents, one disk
+ * and one NIC. */
+static void sim_x_defaults_locked(void)
+{
+    sim_x_clear_locked();
+    sim_host.session_start_ms = 0;
+    (void)(sim_x_set_locked("session", 7, "session", 7, "static", NULL, NULL, 0, 0, 0,
+                            SIM_XSPECIAL_SESSION, 0) < 0 ||
+           sim_x_set_locked("session", 7, "uptime", 6, "accumulate", "us", NULL, 0, 0,
+                            1000000, SIM_XSPECIAL_NONE, 0) < 0 ||
+           SIM_X_STR("session", "version", "VMware ESXi 8.0.2 build-22380479") < 0 ||
+           SIM_X_STR("session", "provider", "") < 0 ||
+           SIM_X_STR("session", "uuid.bios",
+                     "42 0a 5c 3e 91 d7 2b 64-8f 1e 07 c2 9a 5d 33 b8") < 0 ||
+           sim_x_templates_locked("host", 4, sim_xhost, SIM_N(sim_xhost)) < 0 ||
+           sim_x_templates_locked("resources", 9, sim_xresources,
+                                  SIM_N(sim_xresources)) < 0 ||
+           sim_x_templates_locked("vscsi scsi0:0", 13, sim_xvscsi, SIM_N(sim_xvscsi)) < 0 ||
+           sim_x_templates_locked("vnet 00:50:56:8a:3c:01", 22, sim_xvnet,
+                                  SIM_N(sim_xvnet)) < 0);
+}
+
+/* ---- extended statistics: rendering --------------------------------------- */
+
+typedef struct sim_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sim_buf;
+
+SIM_MAYBE_UNUSED static void sb_put(sim_buf *b, const char *s, size_t len)
+{
+    if (b->oom)
+        return;
+    if (b->n + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        char *p;
+        while (cap < b->n + len + 1)
+            cap *= 2;
+        p = (char *)realloc(b->p, cap);
+        if (p == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
+}
+
+SIM_MAYBE_UNUSED static void sb_puts(sim_buf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
+
+/* XML character data / attribute value. */
+SIM_MAYBE_UNUSED static void sb_xml(sim_buf *b, const char *s, size_t len)
+{
+    size_t i, start = 0;
+    for (i = 0; i < len; i++) {
+        const char *rep = NULL;
+        switch (s[i]) {
+        case '&': rep = "&amp;"; break;
+        case '<': rep = "&lt;"; break;
+        case '>': rep = "&gt;"; break;
+        case '"': rep = "&quot;"; break;
+        default: break;
+        }
+        if (rep != NULL) {
+            sb_put(b, s + start, i - start);
+            sb_puts(b, rep);
+            start = i + 1;
+        }
+    }
+    sb_put(b, s + start, len - start);
+}
+
+/* A double-quoted JSON (and YAML) string; bytes >= 0x80 go through as is. */
+SIM_MAYBE_UNUSED static void sb_quoted(sim_buf *b, const char *s, size_t len)
+{
+    size_t i, start = 0;
+    char esc[8];
+    sb_put(b, "\"", 1);
+    for (i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\' || ch < 0x20) {
+            sb_put(b, s + start, i - start);
+            if (ch == '"' || ch == '\\') {
+                esc[0] = '\\';
+                esc[1] = (char)ch;
+                sb_put(b, esc, 2);
+            } else {
+                (void)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)ch);
+                sb_puts(b, esc);
+            }
+            start = i + 1;
+        }
+    }
+    sb_put(b, s + start, len - start);
+    sb_put(b, "\"", 1);
+}
+
+/* A YAML mapping key: plain when it is made of safe characters. */
+SIM_MAYBE_UNUSED static void sb_yaml_key(sim_buf *b, const char *s, size_t len)
+{
+    size_t i;
+    int plain = len > 0;
+    for (i = 0; i < len && plain; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+    }
+    if (plain)
+        sb_put(b, s, len);
+    else
+        sb_quoted(b, s, len);
+}
+
+enum { SIM_ENC_TEXT, SIM_ENC_JSON, SIM_ENC_XML, SIM_ENC_YAML };
+
+SIM_MAYBE_UNUSED static int sim_encoding_index(const char *encoding)
+{
+    if (strcmp(encoding, "text") == 0)
+        return SIM_ENC_TEXT;
+    if (strcmp(encoding, "json") == 0)
+        return SIM_ENC_JSON;
+    if (strcmp(encoding, "xml") == 0)
+        return SIM_ENC_XML;
+    if (strcmp(encoding, "yaml") == 0)
+        return SIM_ENC_YAML;
+    return -1;
+}
+
+/* The value of a computed metric now. */
+SIM_MAYBE_UNUSED static int64_t sim_x_value_locked(const sim_xmetric *m)
+{
+    uint64_t now = sim_host.value[VGL_ACC_ElapsedMs];
+    uint64_t ms = now > sim_host.session_start_ms ? now - sim_host.session_start_ms : 0;
+    /* per_s * ms / 1000 without overflowing in the product */
+    int64_t secs = (int64_t)(ms / 1000), rest = (int64_t)(ms % 1000);
+    return m->base + m->per_s * secs + m->per_s * rest / 1000;
+}
+
+/* The literal of a typed metric's value (no quotes), into num. */
+SIM_MAYBE_UNUSED static void sim_x_number_locked(const sim_xmetric *m, unsigned hostile,
+                                                 int64_t delta, char *num, size_t cap)
+{
+    if (m->special == SIM_XSPECIAL_SESSION) {
+        (void)snprintf(num, cap, "%llu", (unsigned long long)sim_host.session);
+        return;
+    }
+    {
+        int64_t v = sim_x_value_locked(m) + delta;
+        if ((hostile & VGL_SIM_XH_NEGATIVE) && m->type != NULL &&
+            strcmp(m->type, "accumulate") == 0)
+            v = -v - 1;
+        if (hostile & VGL_SIM_XH_BEYOND_64) {
+            /* 9 * 10^20 + |v|, with v's sign: beyond 64 bits either way */
+            unsigned long long mag = v < 0 ? 0ull - (unsigned long long)v
+                                           : (unsigned long long)v;
+            (void)snprintf(num, cap, "%s9%020llu", v < 0 ? "-" : "", mag);
+        } else {
+            (void)snprintf(num, cap, "%lld", (long long)v);
+        }
+    }
+}
+
+SIM_MAYBE_UNUSED static void sim_x_metric_locked(sim_buf *b, int enc, const sim_xmetric *m,
+                                unsigned hostile, int copy)
+{
+    char num[64];
+    const char *type = m->type, *units = m->units;
+    int is_string = type == NULL;
+    const char *val = m->text;
+    size_t val_len = m->text_len;
+
+    if (val == NULL) {
+        /* a duplicate carries another value */
+        sim_x_number_locked(m, hostile, copy ? 1 : 0, num, sizeof num);
+        val = num;
+        val_len = strlen(num);
+    }
+    if ((hostile & VGL_SIM_XH_UNKNOWN_META) && !is_string) {
+        type = "sometimes";
+        units = "furlongs/fortnight";
+    }
+    switch (enc) {
+    case SIM_ENC_TEXT:
+        sb_put(b, m->name, m->name_len);
+        if (hostile & VGL_SIM_XH_NON_UTF8)
+            sb_put(b, "\xff\xfe", 2);
+        sb_puts(b, " = ");
+        sb_put(b, val, val_len);
+        sb_puts(b, "\n");
+        break;
+    case SIM_ENC_JSON:
+        sb_quoted(b, m->name, m->name_len);
+        if (hostile & VGL_SIM_XH_NON_UTF8) {
+            b->n--; /* inside the quotes */
+            sb_put(b, "\xff\xfe\"", 3);
+        }
+        sb_puts(b, ": {");
+        if (type != NULL) {
+            sb_puts(b, "\"type\": ");
+            sb_quoted(b, type, strlen(type));
+            sb_puts(b, ", ");
+        }
+        if (units != NULL) {
+            sb_puts(b, "\"units\": ");
+            sb_quoted(b, units, strlen(units));
+            sb_puts(b, ", ");
+        }
+        sb_puts(b, "\"value\": ");
+        if (is_string)
+            sb_quoted(b, val, val_len);
+        else
+            sb_put(b, val, val_len);
+        sb_puts(b, "}");
+        break;
+    case SIM_ENC_XML:
+        sb_puts(b, "<metric name=\"");
+        sb_xml(b, m->name, m->name_len);
+        if (hostile & VGL_SIM_XH_NON_UTF8)
+            sb_put(b, "\xff\xfe", 2);
+        sb_puts(b, "\"");
+        if (type != NULL) {
+            sb_puts(b, " type=\"");
+            sb_xml(b, type, strlen(type));
+            sb_puts(b, "\"");
+        }
+        if (units != NULL) {
+            sb_puts(b, " units=\"");
+            sb_xml(b, units, strlen(units));
+            sb_puts(b, "\"");
+        }
+        sb_puts(b, ">");
+        sb_xml(b, val, val_len);
+        sb_puts(b, "</metric>\n");
+        break;
+    default: /* YAML */
+        sb_yaml_key(b, m->name, m->name_len);
+        if (hostile & VGL_SIM_XH_NON_UTF8)
+            sb_put(b, "\xff\xfe", 2);
+        sb_puts(b, ":\n");
+        if (type != NULL) {
+            sb_puts(b, "    type: ");
+            sb_puts(b, type);
+            sb_puts(b, "\n");
+        }
+        if (units != NULL) {
+            sb_puts(b, "    units: ");
+            sb_puts(b, units);
+            sb_puts(b, "\n");
+        }
+        sb_puts(b, "    value: ");
+        if (is_string)
+            sb_quoted(b, val, val_len);
+        else
+            sb_put(b, val, val_len);
+        sb_puts(b, "\n");
+        break;
+    }
+}
+
+/* Size that a "huge" reply reaches at least. */
+#define SIM_X_HUGE_BYTES (4u << 20)
+
+/* Render category c in encoding enc into b (with sim_lock held). */
+SIM_MAYBE_UNUSED static void sim_x_render_locked(sim_buf *b, int enc, const sim_xcat *c)
+{
+    size_t i, k, emitted = 0;
+    unsigned h = c->hostile;
+    char num[48];
+    sim_xmetric pad;
+
+    if (enc == SIM_ENC_JSON) {
+        sb_puts(b, "{");
+    } else if (enc == SIM_ENC_XML) {
+        (void)snprintf(num, sizeof num, "%llu", (unsigned long long)sim_host.session);
+        sb_puts(b, "<metrics session=\"");
+        sb_puts(b, num);
+        sb_puts(b, "\">\n");
+    }
+    for (i = 0; i < c->n; i++) {
+        for (k = 0; k < ((h & VGL_SIM_XH_DUPLICATE) ? 2u : 1u); k++) {
+            if (enc == SIM_ENC_JSON && emitted++)
+                sb_puts(b, ", ");
+            sim_x_metric_locked(b, enc, &c->m[i], h, (int)k);
+        }
+    }
+    if (h & VGL_SIM_XH_HUGE) {
+        memset(&pad, 0, sizeof pad);
+        pad.type = (char *)"instant";
+        pad.units = (char *)"bytes";
+        for (i = 0; b->n < SIM_X_HUGE_BYTES && !b->oom; i++) {
+            (void)snprintf(num, sizeof num, "pad.metric%lu", (unsigned long)i);
+            pad.name = num;
+            pad.name_len = strlen(num);
+            pad.base = (int64_t)i;
+            if (enc == SIM_ENC_JSON && emitted++)
+                sb_puts(b, ", ");
+            sim_x_metric_locked(b, enc, &pad, h & ~(unsigned)VGL_SIM_XH_NON_UTF8, 0);
+        }
+    }
+    if (enc == SIM_ENC_JSON)
+        sb_puts(b, "}\n");
+    else if (enc == SIM_ENC_XML)
+        sb_puts(b, "</metrics>\n");
+    if ((h & VGL_SIM_XH_MALFORMED) && !b->oom) {
+        /* a stray fragment that no encoding accepts, in the middle */
+        static const char junk[] = "\n<{[\"=:\n";
+        size_t mid = b->n / 2, jl = sizeof junk - 1;
+        sb_put(b, junk, jl); /* grow first */
+        if (!b->oom) {
+            memmove(b->p + mid + jl, b->p + mid, b->n - jl - mid);
+            memcpy(b->p + mid, junk, jl);
+        }
+    }
+    if ((h & VGL_SIM_XH_TRUNCATE) && !b->oom) {
+        b->n /= 2;
+        b->p[b->n] = '\0';
+    }
+}
+
+/* The list of categories (stat ""), in encoding enc. */
+SIM_MAYBE_UNUSED static void sim_x_list_locked(sim_buf *b, int enc)
+{
+    size_t i;
+    if (enc == SIM_ENC_JSON)
+        sb_puts(b, "[");
+    else if (enc == SIM_ENC_XML)
+        sb_puts(b, "<stats>\n");
+    for (i = 0; i < sim_host.nx; i++) {
+        const sim_xcat *c = &sim_host.xcats[i];
+        switch (enc) {
+        case SIM_ENC_TEXT:
+            sb_put(b, c->name, c->name_len);
+            sb_puts(b, "\n");
+            break;
+        case SIM_ENC_JSON:
+            if (i)
+                sb_puts(b, ", ");
+            sb_quoted(b, c->name, c->name_len);
+            break;
+        case SIM_ENC_XML:
+            sb_puts(b, "<stat>");
+            sb_xml(b, c->name, c->name_len);
+            sb_puts(b, "</stat>\n");
+            break;
+        default:
+            sb_puts(b, "- ");
+            sb_quoted(b, c->name, c->name_len);
+            sb_puts(b, "\n");
+            break;
+        }
+    }
+    if (enc == SIM_ENC_JSON)
+        sb_puts(b, "]\n");
+    else if (enc == SIM_ENC_XML)
+        sb_puts(b, "</stats>\n");
+}
+
 /* ---- defaults ------------------------------------------------------------- */
 
 /* A plausible VM: 4 GiB of memory, no limits, on a 32-core host. */
@@ -508,15 +1094,6 @@ static void sim_defaults_locked(void)
         {VGL_ACC_HostMemMappedMB, 380928},
         {VGL_ACC_HostMemUnmappedMB, 20480},
     };
-    static const char *const replies[][2] = {
-        {"", "session\nhost\nresources\nvscsi\nvnics\n"},
-        {"session", "session.id = 0x9e3779b97f4a7c15\nsession.uptime.ms = 259200750\n"},
-        {"host", "host.cpu.mhz = 2394\nhost.cpu.cores = 32\nhost.mem.mb = 524288\n"},
-        {"resources", "resources.pool = /Resources\nresources.cpu.limit = unlimited\n"
-                      "resources.mem.limit = unlimited\n"},
-        {"vscsi", "vscsi scsi0:0\n"},
-        {"vnics", "vnics ethernet0\n"},
-    };
     static const char pool[] = "/Resources";
     size_t i;
     char *p;
@@ -538,10 +1115,7 @@ static void sim_defaults_locked(void)
     }
 
     sim_free_replies_locked();
-    for (i = 0; i < sizeof replies / sizeof replies[0]; i++) {
-        (void)sim_set_reply_locked(replies[i][0], strlen(replies[i][0]), replies[i][1],
-                                   strlen(replies[i][1]));
-    }
+    sim_x_defaults_locked();
     memset(sim_host.fail, 0, sizeof sim_host.fail);
     sim_recount_armed_locked();
     sim_host.initialized = 1;
@@ -928,39 +1502,48 @@ VGL_SIM_EXPORT vgl_status VMGuestLib_GetResourcePoolPath(vgl_handle h, size_t *s
     return st;
 }
 
-static int sim_encoding_ok(const char *encoding)
-{
-    return strcmp(encoding, "text") == 0 || strcmp(encoding, "json") == 0 ||
-           strcmp(encoding, "xml") == 0 || strcmp(encoding, "yaml") == 0;
-}
-
 VGL_SIM_EXPORT vgl_status VMGuestLib_StatGet(const char *encoding, const char *stat,
                                              char **reply, size_t *reply_size)
 {
     vgl_status st = VGL_ERROR_SUCCESS;
-    const sim_reply *r;
+    const sim_reply *r = NULL;
+    const sim_xcat *c = NULL;
+    int enc = encoding != NULL ? sim_encoding_index(encoding) : -1;
 
+    if (stat == NULL)
+        stat = "";
     sim_count_call(VGL_FN_StatGet);
     vgl_mutex_lock(&sim_lock);
     sim_init_locked();
     if (sim_take_failure_locked(VGL_FN_StatGet, &st)) {
         /* injected */
-    } else if (encoding == NULL || reply == NULL || reply_size == NULL ||
-               !sim_encoding_ok(encoding)) {
+    } else if (reply == NULL || reply_size == NULL || enc < 0) {
         st = VGL_ERROR_INVALID_ARG;
-    } else if ((r = sim_find_reply_locked(stat != NULL ? stat : "")) == NULL) {
+    } else if (strlen(stat) + strlen(encoding) + sizeof "guestlib.stat.get  " > 256) {
+        /* the real library's request buffer holds 256 bytes */
+        st = VGL_ERROR_BUFFER_TOO_SMALL;
+    } else if ((r = sim_find_reply_locked(stat)) == NULL && *stat != '\0' &&
+               (c = sim_x_find_locked(stat, strlen(stat))) == NULL) {
         st = VGL_ERROR_NOT_AVAILABLE;
     } else if (sim_mode(VGL_SIM_MODE_STAT_NULL_REPLY)) {
         *reply = NULL;
         *reply_size = 0;
     } else {
-        char *copy = sim_strndup(r->reply, r->reply_len);
-        if (copy == NULL || ptrset_add(&sim_replies, copy) != 0) {
-            free(copy);
+        sim_buf b = {NULL, 0, 0, 0};
+        if (r != NULL)
+            sb_put(&b, r->reply, r->reply_len);
+        else if (c != NULL)
+            sim_x_render_locked(&b, enc, c);
+        else
+            sim_x_list_locked(&b, enc);
+        if (b.p == NULL && !b.oom)
+            sb_put(&b, "", 0);
+        if (b.oom || ptrset_add(&sim_replies, b.p) != 0) {
+            free(b.p);
             st = VGL_ERROR_MEMORY;
         } else {
-            *reply = copy;
-            *reply_size = r->reply_len;
+            *reply = b.p;
+            *reply_size = b.n;
             sim_atomic_add(&sim_counters[SIM_C_STAT_REPLIES_LIVE], 1);
         }
     }
@@ -1117,6 +1700,8 @@ void vgl_sim_set_session_id(vgl_session_id id)
 {
     vgl_mutex_lock(&sim_lock);
     sim_init_locked();
+    if (id != sim_host.session)
+        sim_host.session_start_ms = sim_host.value[VGL_ACC_ElapsedMs];
     sim_host.session = id;
     vgl_mutex_unlock(&sim_lock);
 }
@@ -1165,6 +1750,122 @@ int vgl_sim_set_stat_reply(const char *stat, size_t stat_len, const char *reply,
     rc = sim_set_reply_locked(stat, stat_len, reply, reply_len);
     vgl_mutex_unlock(&sim_lock);
     return rc;
+}
+
+int vgl_sim_x_set(const char *cat, size_t cat_len, const char *name, size_t name_len,
+                  const char *type, const char *units, const char *text, size_t text_len,
+                  int64_t base, int64_t per_s, int append)
+{
+    int rc;
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    rc = sim_x_set_locked(cat, cat_len, name, name_len, type, units, text, text_len, base,
+                          per_s, SIM_XSPECIAL_NONE, append);
+    vgl_mutex_unlock(&sim_lock);
+    return rc;
+}
+
+int vgl_sim_x_remove(const char *cat, size_t cat_len, const char *name, size_t name_len)
+{
+    sim_xcat *c;
+    size_t i;
+    int removed = 0;
+
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    c = sim_x_find_locked(cat, cat_len);
+    if (c != NULL && name == NULL) {
+        size_t at = (size_t)(c - sim_host.xcats);
+        sim_xcat_free(c);
+        memmove(c, c + 1, (sim_host.nx - at - 1) * sizeof *c);
+        sim_host.nx--;
+        removed = 1;
+    } else if (c != NULL) {
+        for (i = 0; i < c->n; i++) {
+            if (c->m[i].name_len == name_len && memcmp(c->m[i].name, name, name_len) == 0) {
+                sim_xmetric_free(&c->m[i]);
+                memmove(&c->m[i], &c->m[i + 1], (c->n - i - 1) * sizeof c->m[0]);
+                c->n--;
+                removed = 1;
+                break;
+            }
+        }
+    }
+    vgl_mutex_unlock(&sim_lock);
+    return removed;
+}
+
+int vgl_sim_x_add_instance(int kind, const char *instance, size_t len)
+{
+    const char *prefix = kind == 0 ? "vscsi " : "vnet ";
+    size_t plen = strlen(prefix);
+    char *cat;
+    int rc;
+
+    if (kind != 0 && kind != 1)
+        return -1;
+    cat = (char *)malloc(plen + len + 1);
+    if (cat == NULL)
+        return -1;
+    memcpy(cat, prefix, plen);
+    memcpy(cat + plen, instance, len);
+    cat[plen + len] = '\0';
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    rc = kind == 0 ? sim_x_templates_locked(cat, plen + len, sim_xvscsi, SIM_N(sim_xvscsi))
+                   : sim_x_templates_locked(cat, plen + len, sim_xvnet, SIM_N(sim_xvnet));
+    vgl_mutex_unlock(&sim_lock);
+    free(cat);
+    return rc;
+}
+
+void vgl_sim_x_clear(void)
+{
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    sim_x_clear_locked();
+    vgl_mutex_unlock(&sim_lock);
+}
+
+int vgl_sim_x_set_hostile(const char *cat, size_t cat_len, unsigned bits)
+{
+    sim_xcat *c;
+    size_t i;
+    int rc = 0;
+
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    if (cat == NULL) {
+        for (i = 0; i < sim_host.nx; i++)
+            sim_host.xcats[i].hostile = bits;
+    } else if ((c = sim_x_find_locked(cat, cat_len)) != NULL) {
+        c->hostile = bits;
+    } else {
+        rc = -1;
+    }
+    vgl_mutex_unlock(&sim_lock);
+    return rc;
+}
+
+char *vgl_sim_x_list(size_t *len)
+{
+    size_t i;
+    sim_buf b = {NULL, 0, 0, 0};
+
+    vgl_mutex_lock(&sim_lock);
+    sim_init_locked();
+    for (i = 0; i < sim_host.nx; i++) {
+        sb_put(&b, sim_host.xcats[i].name, sim_host.xcats[i].name_len);
+        sb_put(&b, "\n", 1);
+    }
+    sb_put(&b, "", 0);
+    vgl_mutex_unlock(&sim_lock);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.n;
+    return b.p;
 }
 
 int vgl_sim_set_failure(int entry, int code, long times)

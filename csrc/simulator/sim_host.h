@@ -69,6 +69,18 @@ enum {
     VGL_SIM_N_MODES
 };
 
+/* Hostile extended-statistics replies (vgl_sim_x_set_hostile), as bits. */
+enum {
+    VGL_SIM_XH_TRUNCATE = 1,      /* the reply cut in half */
+    VGL_SIM_XH_MALFORMED = 2,     /* a stray fragment in the middle */
+    VGL_SIM_XH_HUGE = 4,          /* padded with metrics to 4 MiB or more */
+    VGL_SIM_XH_NON_UTF8 = 8,      /* bytes 0xFF 0xFE after each metric name */
+    VGL_SIM_XH_UNKNOWN_META = 16, /* made-up units and type */
+    VGL_SIM_XH_DUPLICATE = 32,    /* every metric twice, with two values */
+    VGL_SIM_XH_BEYOND_64 = 64,    /* numbers beyond 64 bits */
+    VGL_SIM_XH_NEGATIVE = 128     /* accumulating counters below zero */
+};
+
 /* Host back to its defaults; counters (except open_handles) to 0; modes off,
  * failures cleared, no delay.  Open handles stay open and valid. */
 void vgl_sim_reset(void);
@@ -96,10 +108,36 @@ int vgl_sim_set_pool_path(const char *path, size_t len);
 /* A malloc'd NUL-terminated copy (length in *len), NULL when out of memory. */
 char *vgl_sim_copy_pool_path(size_t *len);
 
-/* StatGet reply for `stat` (stat "" = the list of stats); reply NULL removes
- * it.  0 on success, -1 when out of memory. */
+/* StatGet reply for `stat` (stat "" = the list of stats), in every encoding,
+ * in place of what the extended statistics below would give; reply NULL
+ * removes it.  0 on success, -1 when out of memory. */
 int vgl_sim_set_stat_reply(const char *stat, size_t stat_len, const char *reply,
                            size_t reply_len);
+
+/*
+ * Extended statistics (what StatGet answers when no reply was set with
+ * vgl_sim_set_stat_reply).  Names are byte strings (any bytes but NUL).
+ *
+ * vgl_sim_x_set: set metric `name` of category `cat` (created at the end of
+ * the list when new).  type NULL makes a string metric whose value is `text`;
+ * otherwise the value is `text` as is when text is not NULL, else
+ * base + per_s * (simulated seconds since the session began).  append != 0
+ * adds another metric of the same name.  0, or -1 when out of memory.
+ */
+int vgl_sim_x_set(const char *cat, size_t cat_len, const char *name, size_t name_len,
+                  const char *type, const char *units, const char *text, size_t text_len,
+                  int64_t base, int64_t per_s, int append);
+/* Remove metric `name` (NULL: the whole category).  1 when removed, else 0. */
+int vgl_sim_x_remove(const char *cat, size_t cat_len, const char *name, size_t name_len);
+/* Add category "vscsi <instance>" (kind 0) or "vnet <instance>" (kind 1) with
+ * the default per-disk / per-NIC metrics.  0, or -1 (out of memory, bad kind). */
+int vgl_sim_x_add_instance(int kind, const char *instance, size_t len);
+/* Remove every category. */
+void vgl_sim_x_clear(void);
+/* Hostile bits for category `cat` (NULL: every category).  -1 when unknown. */
+int vgl_sim_x_set_hostile(const char *cat, size_t cat_len, unsigned bits);
+/* The categories, one per line, malloc'd (NULL when out of memory). */
+char *vgl_sim_x_list(size_t *len);
 
 /* Entry point `entry` returns `code` for the next `times` calls (-1: until
  * cleared; 0 clears this one).  GetErrorText and StatFree return no status and

@@ -11,6 +11,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "sim_host.h"
@@ -336,6 +337,141 @@ static PyObject *sim_set_stat_reply(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- extended statistics -------------------------------------------------- */
+
+PyDoc_STRVAR(sim_x_set_doc,
+"x_set($module, category, name, type, units, text, base, per_s, append, /)\n--\n\n"
+"Set metric `name` (bytes) of extended-statistics `category` (bytes), creating\n"
+"the category.  type None: a string metric whose value is `text`.  Otherwise\n"
+"the value is `text` (bytes, written as is) or, when text is None,\n"
+"base + per_s * simulated seconds since the session began.  append=True adds\n"
+"another metric of the same name.");
+
+static PyObject *sim_x_set(PyObject *module, PyObject *args)
+{
+    PyObject *cat, *name, *text;
+    const char *type, *units, *c, *n, *t = NULL;
+    Py_ssize_t clen, nlen, tlen = 0;
+    long long base, per_s;
+    int append;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OOzzOLLp:x_set", &cat, &name, &type, &units, &text, &base,
+                          &per_s, &append))
+        return NULL;
+    if (sim_bytes_arg(cat, "category", 0, &c, &clen) < 0 ||
+        sim_bytes_arg(name, "metric name", 0, &n, &nlen) < 0)
+        return NULL;
+    if (text != Py_None && sim_bytes_arg(text, "text", 0, &t, &tlen) < 0)
+        return NULL;
+    if (type == NULL && t == NULL) {
+        PyErr_SetString(PyExc_ValueError, "a string metric (type None) needs a text");
+        return NULL;
+    }
+    if (vgl_sim_x_set(c, (size_t)clen, n, (size_t)nlen, type, units, t, (size_t)tlen,
+                      (int64_t)base, (int64_t)per_s, append) < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(sim_x_remove_doc,
+"x_remove($module, category, name, /)\n--\n\n"
+"Remove metric `name` of `category` (name None: the whole category).  True when\n"
+"something was removed.");
+
+static PyObject *sim_x_remove(PyObject *module, PyObject *args)
+{
+    PyObject *cat, *name;
+    const char *c, *n = NULL;
+    Py_ssize_t clen, nlen = 0;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OO:x_remove", &cat, &name))
+        return NULL;
+    if (sim_bytes_arg(cat, "category", 0, &c, &clen) < 0)
+        return NULL;
+    if (name != Py_None && sim_bytes_arg(name, "metric name", 0, &n, &nlen) < 0)
+        return NULL;
+    return PyBool_FromLong(vgl_sim_x_remove(c, (size_t)clen, n, (size_t)nlen));
+}
+
+PyDoc_STRVAR(sim_x_add_instance_doc,
+"x_add_instance($module, kind, instance, /)\n--\n\n"
+"Add category 'vscsi <instance>' (kind 0) or 'vnet <instance>' (kind 1) with the\n"
+"default per-disk or per-NIC metrics.");
+
+static PyObject *sim_x_add_instance(PyObject *module, PyObject *args)
+{
+    PyObject *inst;
+    const char *i;
+    Py_ssize_t ilen;
+    int kind;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "iO:x_add_instance", &kind, &inst))
+        return NULL;
+    if (kind != 0 && kind != 1) {
+        PyErr_SetString(PyExc_ValueError, "kind must be 0 (vscsi) or 1 (vnet)");
+        return NULL;
+    }
+    if (sim_bytes_arg(inst, "instance", 0, &i, &ilen) < 0)
+        return NULL;
+    if (vgl_sim_x_add_instance(kind, i, (size_t)ilen) < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(sim_x_clear_doc,
+"x_clear($module, /)\n--\n\nRemove every extended-statistics category.");
+
+static PyObject *sim_x_clear(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    vgl_sim_x_clear();
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(sim_x_set_hostile_doc,
+"x_set_hostile($module, category, bits, /)\n--\n\n"
+"Make the replies for `category` (bytes; None: every category) hostile: an OR\n"
+"of 1 truncated, 2 malformed, 4 huge, 8 non-UTF-8 names, 16 unknown units and\n"
+"types, 32 duplicate names, 64 values beyond 64 bits, 128 negative counters.\n"
+"KeyError when the category does not exist.");
+
+static PyObject *sim_x_set_hostile(PyObject *module, PyObject *args)
+{
+    PyObject *cat;
+    const char *c = NULL;
+    Py_ssize_t clen = 0;
+    unsigned int bits;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "OI:x_set_hostile", &cat, &bits))
+        return NULL;
+    if (cat != Py_None && sim_bytes_arg(cat, "category", 0, &c, &clen) < 0)
+        return NULL;
+    if (vgl_sim_x_set_hostile(c, (size_t)clen, bits) < 0) {
+        PyErr_SetObject(PyExc_KeyError, cat);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(sim_x_list_doc,
+"x_list($module, /)\n--\n\nThe extended-statistics categories, one per line (bytes).");
+
+static PyObject *sim_x_list(PyObject *module, PyObject *unused)
+{
+    size_t len = 0;
+    char *p;
+    PyObject *r;
+    (void)module;
+    (void)unused;
+    p = vgl_sim_x_list(&len);
+    if (p == NULL)
+        return PyErr_NoMemory();
+    r = PyBytes_FromStringAndSize(p, (Py_ssize_t)len);
+    free(p);
+    return r;
+}
+
 PyDoc_STRVAR(sim_set_failure_doc,
 "set_failure($module, function, code, times=-1, /)\n--\n\n"
 "Make entry point `function` (C name without VMGuestLib_, e.g. 'UpdateInfo' or\n"
@@ -564,6 +700,12 @@ static PyMethodDef sim_methods[] = {
     {"set_pool_path", sim_set_pool_path, METH_O, sim_set_pool_path_doc},
     {"get_pool_path", sim_get_pool_path, METH_NOARGS, sim_get_pool_path_doc},
     {"set_stat_reply", sim_set_stat_reply, METH_VARARGS, sim_set_stat_reply_doc},
+    {"x_set", sim_x_set, METH_VARARGS, sim_x_set_doc},
+    {"x_remove", sim_x_remove, METH_VARARGS, sim_x_remove_doc},
+    {"x_add_instance", sim_x_add_instance, METH_VARARGS, sim_x_add_instance_doc},
+    {"x_clear", sim_x_clear, METH_NOARGS, sim_x_clear_doc},
+    {"x_set_hostile", sim_x_set_hostile, METH_VARARGS, sim_x_set_hostile_doc},
+    {"x_list", sim_x_list, METH_NOARGS, sim_x_list_doc},
     {"set_failure", sim_set_failure, METH_VARARGS, sim_set_failure_doc},
     {"clear_failures", sim_clear_failures, METH_NOARGS, sim_clear_failures_doc},
     {"set_update_delay_us", sim_set_update_delay_us, METH_O, sim_set_update_delay_us_doc},

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from .._vmguestlib import VMGuestLibError, load
-from . import _fleet, raw, serve, sessionid, single, stat
+from . import _fleet, extended, raw, serve, sessionid, single, stat
 from ._common import FORMATS, Context, Parser, add_options
 from ._errors import (
     EX_OK,
@@ -88,6 +88,7 @@ _COMMANDS: tuple[tuple[ModuleType, bool], ...] = (
     (single, True),
     (sessionid, True),
     (raw, True),
+    (extended, False),
     (serve, False),
 )
 #: every command name

@@ -147,7 +147,8 @@ def serve(args: argparse.Namespace, opener: Callable[[], SnapshotSource],
                   f"{reading.error}; serving vmware_guest_up 0 and retrying")
 
     source = GuardedSource(opener, min_backoff=min(1.0, args.retry_max),
-                           max_backoff=args.retry_max, log=False, on_change=report)
+                           max_backoff=args.retry_max, log=False, on_change=report,
+                           extended=True)
     try:
         first = source.read()
         started = True

@@ -65,6 +65,11 @@ class _TickingSource:
     def close(self) -> None:
         self._handle.close()
 
+    def stat(self, stat: str = "", encoding: str = "text") -> bytes:
+        """The handle's StatGet (the extended statistics); the clock moves
+        with snapshot() only, once per scrape."""
+        return self._handle.stat(stat, encoding)
+
 
 def run(ctx: Context) -> int:
     if ctx.watching or ctx.output_path is not None:
