@@ -17,6 +17,26 @@ import vmguestlib.testing
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _away_from_an_unbuilt_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run from a scratch folder when the package under test is an installed
+    copy and this checkout's vmguestlib/ has no built extension (``python -m
+    pytest`` in a clone after a regular ``pip install .``): otherwise every
+    ``python -m vmguestlib`` the tests start would find the checkout first
+    and add its note about using the installed copy to standard error."""
+    tree = ROOT / "vmguestlib"
+    tested = Path(vmguestlib.__file__).resolve().parent
+    if not tree.is_dir() or tested == tree.resolve():
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 @pytest.fixture
 def sim() -> Iterator[vmguestlib.testing.Simulator]:
     """The simulated library, reset, in use for Handles opened in the test."""

@@ -193,3 +193,58 @@ def test_commands_import_only_what_they_need(args: list[str]) -> None:
     heavy = {"http.server", "wsgiref.simple_server", "socketserver", "socket",
              "vmguestlib.prometheus", "prometheus_client", "tempfile", "logging"}
     assert not heavy & modules, heavy & modules
+
+
+def test_a_command_builds_only_its_own_parser(sim: Simulator, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Building every command's parser costs more than running one command:
+    `speed` must not make the parsers of serve, raw or sessionid."""
+    from vmguestlib.cli import doctor, extended, raw, serve, sessionid  # noqa: PLC0415
+
+    def refuse(sub: object) -> None:
+        raise AssertionError("a parser was made that this command does not use")
+
+    for module in (serve, raw, sessionid, extended, doctor):
+        monkeypatch.setattr(module, "register", refuse)
+    assert cli.main(["speed"]) == 0
+    assert cli.main(["stat", "speed"]) == 0
+    assert capsys.readouterr().out == f"{sim.get('host_processor_speed')} MHz\n" * 2
+
+
+def test_help_lists_commands_in_order_whichever_was_made_first(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    eager = cli.build_parser()
+    for action in eager._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            dict(action.choices.items())  # make every parser, in order
+    expected = eager.format_help()
+    lazy = cli.build_parser()
+    lazy.parse_args(["serve", "--port", "0"])   # the last command made first
+    lazy.parse_args(["raw"])
+    assert lazy.format_help() == expected
+    assert [name for name, _ in lazy._subparsers._group_actions[0].choices.items()] == list(
+        cli.COMMANDS)
+    stat_parser = lazy._subparsers._group_actions[0].choices["stat"]
+    assert "sessionid" in stat_parser.format_help()
+
+
+def test_unknown_command_lists_every_choice_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bogus"]) == 64
+    err = capsys.readouterr().err
+    assert "(choose from " + ", ".join(f"'{c}'" for c in cli.COMMANDS) + ")" in err
+
+
+def test_the_command_table_names_each_module_s_commands() -> None:
+    import importlib  # noqa: PLC0415
+
+    for module_name, names, _ in cli._COMMANDS:
+        module = importlib.import_module(f"vmguestlib.cli.{module_name}")
+        assert tuple(module.NAMES) == names, module_name
+
+
+def test_a_command_imports_no_other_command_module() -> None:
+    modules = imported_by("--simulate", "speed")
+    assert "vmguestlib.cli.single" in modules
+    others = {f"vmguestlib.cli.{m}"
+              for m in ("stat", "sessionid", "raw", "extended", "serve", "doctor")}
+    assert not others & modules, others & modules

@@ -187,7 +187,7 @@ def test_stdout_on_a_full_device_exits_71(args: str) -> None:
 def test_output_to_a_full_device_exits_71() -> None:
     r = run_shell(f'exec "{sys.executable}" -m vmguestlib --simulate -o /dev/full speed')
     assert r.returncode == 71
-    assert r.stderr == "vmguestlib: cannot write /dev/full: No space left on device\n"
+    assert r.stderr == "vmguestlib: cannot write '/dev/full': No space left on device\n"
 
 
 @pytest.mark.parametrize("argv", [["-o", ""], ["--output", ""], ["speed", "-o", ""],
@@ -204,8 +204,8 @@ def test_paths_in_messages_are_shown_exactly(tmp_path: Path,
     path = tmp_path / "two  spaces\nand a newline" / "x.prom"
     assert cli.main(["--simulate", "-o", str(path)]) == 71
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"vmguestlib: cannot write {tmp_path}/two  spaces\\nand a "
-                                "newline/x.prom: No such file or directory"]
+    assert err.splitlines() == [f"vmguestlib: cannot write '{tmp_path}/two  spaces\\nand a "
+                                "newline/x.prom': No such file or directory"]
 
 
 # -- modes and owners -------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pydoc
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -531,3 +532,88 @@ def test_session_change_is_seen_with_the_old_value_attribute(sim: Simulator) -> 
 def test_compat_objects_copy(sim: Simulator) -> None:
     exc = vmguestlib.VMGuestLibException(vmguestlib.VMGUESTLIB_ERROR_NO_INFO)
     assert copy.copy(exc).errno == 5 and isinstance(copy.copy(exc), vmguestlib.NoInfoError)
+
+
+# -- a collector that opens at import and reads from a worker thread -----------
+# Agents written for the old package (opsbro's VMware collector, for one)
+# create the object once in the main thread, at import time, fall back to
+# None when that fails, and read it later from a collector thread under a lock
+# of their own, sleeping on the first run to get a second sample.
+
+
+class ThreadedCollector:
+    def __init__(self, gl: Any, nap: Any) -> None:
+        self.gl = gl
+        self.nap = nap
+        self.prev = {"stolen": 0, "used": 0, "elapsed": 0}
+        self.lock = threading.RLock()
+
+    def read(self) -> tuple[int, int, int]:
+        self.gl.UpdateInfo()
+        return self.gl.GetCpuStolenMs(), self.gl.GetCpuUsedMs(), self.gl.GetElapsedMs()
+
+    def launch(self) -> dict[str, Any]:
+        with self.lock:
+            res: dict[str, Any] = {"available": self.gl is not None, "cpu": {}, "memory": {}}
+            if self.gl is None:
+                return res
+            stolen, used, elapsed = self.read()
+            if self.prev["elapsed"] == 0:
+                self.prev = {"stolen": stolen, "used": used, "elapsed": elapsed}
+                self.nap()
+                stolen, used, elapsed = self.read()
+            span = elapsed - self.prev["elapsed"]
+            res["cpu"]["used_cpu_pct"] = 100 * (used - self.prev["used"]) / span
+            res["cpu"]["stolen_cpu_pct"] = 100 * (stolen - self.prev["stolen"]) / span
+            res["cpu"]["effective_cpu_mhz"] = (self.gl.GetHostProcessorSpeed()
+                                               * (used - self.prev["used"]) / span)
+            self.prev = {"stolen": stolen, "used": used, "elapsed": elapsed}
+            for key, getter in (("active", "GetMemActiveMB"), ("ballooned", "GetMemBalloonedMB"),
+                                ("mapped", "GetMemMappedMB"), ("overhead", "GetMemOverheadMB"),
+                                ("shared", "GetMemSharedMB"),
+                                ("shared_saved", "GetMemSharedSavedMB"),
+                                ("swapped", "GetMemSwappedMB"), ("used", "GetMemUsedMB")):
+                res["memory"][key] = getattr(self.gl, getter)()
+            return res
+
+
+def open_at_import() -> Any:
+    try:
+        from vmguestlib import VMGuestLib
+
+        return VMGuestLib()
+    except Exception:
+        return None
+
+
+def in_a_thread(call: Any) -> Any:
+    result: list[Any] = []
+    worker = threading.Thread(target=lambda: result.append(call()))
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive() and len(result) == 1
+    return result[0]
+
+
+def test_object_made_in_the_main_thread_read_from_a_collector_thread(sim: Simulator) -> None:
+    sim.set(host_processor_speed=2000, elapsed_ms=2**33, cpu_used_ms=2**32 + 100,
+            cpu_stolen_ms=2**32, mem_overhead_mb=40, mem_shared_mb=300,
+            mem_shared_saved_mb=250, mem_used_mb=3000)
+    collector = ThreadedCollector(open_at_import(), lambda: advance(sim, 1000, 500, 20))
+    first = in_a_thread(collector.launch)
+    assert first["available"]
+    assert first["cpu"] == {"used_cpu_pct": 50.0, "stolen_cpu_pct": 2.0,
+                            "effective_cpu_mhz": 1000.0}
+    assert first["memory"]["overhead"] == 40 and first["memory"]["shared"] == 300
+    assert first["memory"]["shared_saved"] == 250
+    assert first["memory"]["used"] == 3000
+    advance(sim, 2000, 500, 200)
+    second = in_a_thread(collector.launch)                # no nap: prev is set
+    assert second["cpu"] == {"used_cpu_pct": 25.0, "stolen_cpu_pct": 10.0,
+                             "effective_cpu_mhz": 500.0}
+
+
+def test_collector_falls_back_to_none_outside_a_vm(sim: Simulator) -> None:
+    sim.fail("OpenHandle", vmguestlib.ERROR_NOT_RUNNING_IN_VM)
+    collector = ThreadedCollector(open_at_import(), lambda: None)
+    assert in_a_thread(collector.launch) == {"available": False, "cpu": {}, "memory": {}}

@@ -282,3 +282,18 @@ def test_every_metric_name_is_valid(handle: vmguestlib.Handle) -> None:
         assert NAME_RE.match(fam.name)
         assert fam.name.startswith(PROMETHEUS_PREFIX)
     assert STATS_BY_NAME["elapsed_ms"].prometheus_name == "vmware_guest_elapsed_seconds_total"
+
+
+def test_without_prometheus_client_the_error_says_what_to_install(
+        handle: vmguestlib.Handle, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("prometheus_client", "prometheus_client.core"):
+        monkeypatch.setitem(__import__("sys").modules, name, None)
+    collector = VMGuestLibCollector(handle)
+    for call in (lambda: list(collector.collect()),
+                 lambda: make_server(collector, "127.0.0.1", 0)):
+        with pytest.raises(ImportError) as info:
+            call()
+        assert isinstance(info.value, ModuleNotFoundError)
+        assert (info.value.name or "").startswith("prometheus_client")
+        assert "pip install 'vsphere-guestlib[prometheus]'" in str(info.value)
+    assert f"{PROMETHEUS_PREFIX}cpu_used_seconds_total" in render(handle.snapshot())  # no need

@@ -21,6 +21,8 @@ Code written for the older ``vmguestlib`` package (``VMGuestLib()`` with
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 try:
     __import__("vmguestlib._vmguestlib")
 except ModuleNotFoundError as _missing:
@@ -85,6 +87,19 @@ from vmguestlib.compat import (
 )
 from vmguestlib.extended import ExtendedStats, ExtendedStatsError, read_extended
 from vmguestlib.sampler import NoRatesReason, Sample, Sampler
+
+if TYPE_CHECKING:
+    from vmguestlib import testing as testing
+else:
+
+    def __getattr__(name: str) -> object:
+        """``vmguestlib.testing`` without importing it first (it is imported on
+        first use, so that ``import vmguestlib`` stays light)."""
+        if name == "testing":
+            import vmguestlib.testing  # noqa: PLC0415
+
+            return vmguestlib.testing
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def snapshot() -> Snapshot:

@@ -30,6 +30,7 @@ import threading
 from collections.abc import Mapping
 
 from .extended import ExtendedStats, StatSource, read_extended
+from .sampler import _fork_safe
 
 __all__ = ["ExtendedRates", "ExtendedSampler", "RateGap", "extended_rates"]
 
@@ -185,6 +186,7 @@ class ExtendedSampler:
         self._categories = None if categories is None else list(categories)
         self._prev: ExtendedStats | None = None
         self._lock = threading.Lock()
+        _fork_safe(self)      # a forked child starts with the lock free
 
     def sample(self) -> ExtendedRates:
         """Read once (skipping categories that cannot be parsed) and return

@@ -208,11 +208,28 @@ def render(data: Snapshot | Sample | None, stats: Iterable[str] | None = None, *
     return _render_families(fams)
 
 
+#: how to get the optional dependency
+INSTALL_HINT = "pip install 'vsphere-guestlib[prometheus]'"
+
+
+def _without_client(exc: ImportError) -> ImportError:
+    """*exc*, or when it is prometheus_client that is missing, an ImportError
+    of the same type and name that says how to install it."""
+    if (exc.name or "").partition(".")[0] != "prometheus_client":
+        return exc
+    return type(exc)(f"{exc}: the Prometheus collector and exporter need the "
+                     f"prometheus_client package; install it with: {INSTALL_HINT}",
+                     name=exc.name, path=exc.path)
+
+
 def _to_client_metric(fam: MetricFamily) -> Metric:
-    from prometheus_client.core import (  # noqa: PLC0415 (optional dependency)
-        CounterMetricFamily,
-        GaugeMetricFamily,
-    )
+    try:
+        from prometheus_client.core import (  # noqa: PLC0415 (optional dependency)
+            CounterMetricFamily,
+            GaugeMetricFamily,
+        )
+    except ImportError as exc:
+        raise _without_client(exc) from exc
 
     label_names: Sequence[str] = list(fam.samples[0][0]) if fam.samples else []
     metric: GaugeMetricFamily | CounterMetricFamily
@@ -253,7 +270,10 @@ class VMGuestLibCollector:
         return []
 
     def collect(self) -> Iterator[Metric]:
-        from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 (optional)
+        try:
+            from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 (optional)
+        except ImportError as exc:
+            raise _without_client(exc) from exc
 
         up = GaugeMetricFamily(
             PROMETHEUS_PREFIX + "up",
@@ -316,10 +336,13 @@ def make_server(
     ``ImportError`` without prometheus_client and ``OSError`` when the address
     cannot be bound.
     """
-    from prometheus_client import (  # noqa: PLC0415 (optional dependency)
-        CollectorRegistry,
-        make_wsgi_app,
-    )
+    try:
+        from prometheus_client import (  # noqa: PLC0415 (optional dependency)
+            CollectorRegistry,
+            make_wsgi_app,
+        )
+    except ImportError as exc:
+        raise _without_client(exc) from exc
 
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
 

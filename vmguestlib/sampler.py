@@ -23,8 +23,10 @@ before are meaningless), and when the elapsed-time counter did not advance
 from __future__ import annotations
 
 import enum
+import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -173,19 +175,47 @@ def compute(previous: Snapshot | None, current: Snapshot, timestamp: float) -> S
     )
 
 
+class _Locked(Protocol):
+    _lock: threading.Lock
+
+
+#: every live sampler (of this module or another), so that a forked child
+#: can free their locks
+_SAMPLERS: weakref.WeakSet[_Locked] = weakref.WeakSet()
+
+
+def _fork_safe(sampler: _Locked) -> None:
+    """Give *sampler* a new ``_lock`` in a child made by ``fork()``."""
+    _SAMPLERS.add(sampler)
+
+
+def _after_fork_in_child() -> None:
+    # The thread that held a sampler's lock in the parent (while it read a
+    # snapshot) does not exist in the child: the lock would stay taken for ever.
+    for sampler in list(_SAMPLERS):
+        sampler._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Sampler:
     """Takes snapshots from a handle and computes rates since the previous one.
 
     ``sample()`` reads a fresh snapshot (one UpdateInfo round trip) and returns
     a :class:`Sample`; it never sleeps, so the caller chooses the interval.
     ``add(snapshot)`` does the same with a snapshot taken elsewhere.  A sampler
-    is safe to share between threads: samples are ordered by a lock.
+    is safe to share between threads: samples are ordered by a lock.  That
+    lock is held while the snapshot is read; in a child made by ``fork()``
+    it starts free, even if another thread of the parent was sampling.
     """
 
     def __init__(self, handle: SnapshotSource) -> None:
         self._handle = handle
         self._previous: Snapshot | None = None
         self._lock = threading.Lock()
+        _fork_safe(self)
 
     @property
     def previous(self) -> Snapshot | None:

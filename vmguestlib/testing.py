@@ -239,13 +239,14 @@ class Simulator:
         name or value is invalid (ValueError / TypeError / OverflowError).
         """
         known = set(_simulator.accessor_names())
+        pool: bytes | None = None
         for name, value in values.items():
             if name not in known and name not in _SPECIAL_KEYS:
                 raise ValueError(f"unknown statistic {name!r}")
             if name == "resource_pool_path":
                 if not isinstance(value, str):
                     raise TypeError(f"resource_pool_path must be str, not {type(value).__name__}")
-                _check_pool_path(value)
+                pool = _pool_path_bytes(value)
             elif value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(f"{name} must be int or None, not {type(value).__name__}")
             elif name == "session_id":
@@ -255,23 +256,25 @@ class Simulator:
                     raise OverflowError(f"session_id {value} is not an unsigned 64-bit value")
             elif value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
-        # Validated: apply (the C side checks the width of each statistic).
+        # Validated: apply the statistics first (the C side checks the width
+        # of each, so one may still be refused: then the others are put
+        # back), and the session id and pool path, which cannot fail now, last.
         saved = {n: _simulator.get_value(n) for n in values if n in known}
         try:
             for name, value in values.items():
-                if name == "session_id":
-                    assert isinstance(value, int)
-                    _simulator.set_session_id(value)
-                elif name == "resource_pool_path":
-                    assert isinstance(value, str)
-                    _simulator.set_pool_path(value.encode("utf-8"))
-                else:
+                if name in known:
                     assert value is None or isinstance(value, int)
                     _simulator.set_value(name, value)
         except (OverflowError, ValueError, TypeError):
             for n, v in saved.items():
                 _simulator.set_value(n, v)
             raise
+        if "session_id" in values:
+            session = values["session_id"]
+            assert isinstance(session, int)
+            _simulator.set_session_id(session)
+        if pool is not None:
+            _simulator.set_pool_path(pool)
 
     def advance(self, seconds: float, *, cpu_used_percent: float = 25,
                 cpu_stolen_percent: float = 1, host_cpu_used_percent: float = 40) -> None:
@@ -345,15 +348,15 @@ class Simulator:
 
     @property
     def resource_pool_path(self) -> str:
-        """The resource pool path the host reports."""
+        """The resource pool path the host reports (bytes that are not UTF-8 as
+        surrogate escapes, which the setter takes back)."""
         return _simulator.get_pool_path().decode("utf-8", "surrogateescape")
 
     @resource_pool_path.setter
     def resource_pool_path(self, path: str) -> None:
         if not isinstance(path, str):
             raise TypeError(f"resource_pool_path must be str, not {type(path).__name__}")
-        _check_pool_path(path)
-        _simulator.set_pool_path(path.encode("utf-8"))
+        _simulator.set_pool_path(_pool_path_bytes(path))
 
     @property
     def extended(self) -> ExtendedHost:
@@ -486,9 +489,12 @@ class Simulator:
         )
 
 
-def _check_pool_path(path: str) -> None:
+def _pool_path_bytes(path: str) -> bytes:
+    """*path* as the host's bytes: UTF-8, with surrogate escapes (as the
+    getter gives bytes that are not UTF-8) turned back into those bytes."""
     if "\0" in path:
         raise ValueError("resource_pool_path must not contain NUL characters")
+    return path.encode("utf-8", "surrogateescape")
 
 
 @contextlib.contextmanager

@@ -1451,7 +1451,7 @@ VGL_SIM_EXPORT const char *VMGuestLib_GetErrorText(vgl_status code)
         "not running in a virtual machine",
         "the guest API is disabled for this virtual machine",
         "this statistic is not available on this host",
-        "no data yet: call VMGuestLib_UpdateInfo first",
+        "no data yet: the statistics have not been fetched",
         "out of memory",
         "buffer too small",
         "invalid or closed handle",

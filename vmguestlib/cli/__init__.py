@@ -3,18 +3,20 @@
 Commands: ``stat`` (the default: every statistic), the ``vmware-toolbox-cmd
 stat`` look-alikes ``speed``, ``sessionid``, ``balloon``, ``swap``,
 ``memlimit``, ``memres``, ``cpures``, ``cpulimit`` and ``raw`` (also accepted
-after ``stat``, as in ``vmguestlib stat speed``), and ``serve`` (a Prometheus
-exporter).  Exit status: 0 success, 64 usage error, 69 the statistics cannot
+after ``stat``, as in ``vmguestlib stat speed``), ``serve`` (a Prometheus
+exporter) and ``doctor`` (can the statistics be had here; what to do if not).
+Exit status: 0 success, 64 usage error, 69 the statistics cannot
 be had here (no guest library, not a VMware VM, Guest API disabled), 71 the
 exporter cannot listen or the output cannot be written, 75 a read failed
 (usually temporary).  Errors are one line on stderr; set
 ``VMGUESTLIB_DEBUG=1`` to get a traceback for an unexpected one.
 
 The package: one module per command (``stat``, ``single``, ``sessionid``,
-``raw``, ``serve``), and what they share: ``_common`` (parser class, options,
-the run :class:`~vmguestlib.cli._common.Context`), ``_errors`` (exit statuses,
+``raw``, ``serve``, ``doctor``), and what they share: ``_common`` (parser
+class, options, the run :class:`~vmguestlib.cli._common.Context`), ``_errors`` (exit statuses,
 exception -> message), ``_output`` (standard output, ``--output`` files,
-signals), ``_watch`` (the --watch schedule), ``_format`` (text and tables).
+signals), ``_watch`` (the --watch schedule), ``_format`` (text and tables),
+``_library`` (the installed version and the guest library in use).
 
 Adding a command: write a module ``vmguestlib/cli/NAME.py`` with
 
@@ -27,7 +29,7 @@ Adding a command: write a module ``vmguestlib/cli/NAME.py`` with
   through ``_watch.repeat(ctx, step)`` (or ``ctx.write``); failures are
   ``_errors.CliError`` (``_errors.failure()`` for the binding's exceptions);
 
-then add one line for it to ``_COMMANDS`` below.  Import heavy modules
+then add one line for it (module name, its ``NAMES``) to ``_COMMANDS`` below.  Import heavy modules
 (the exporter, optional dependencies) inside ``run``, so that other commands
 start fast.
 """
@@ -39,13 +41,11 @@ import os
 import sys
 import time  # noqa: F401 (the clock the --watch schedule sleeps on; tests replace its sleep)
 from collections.abc import Sequence
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .._version import __version__
 from .._vmguestlib import VMGuestLibError, load
-from . import _fleet, extended, raw, serve, sessionid, single, stat
-from ._common import FORMATS, Context, Parser, add_options
+from . import _fleet
+from ._common import FORMATS, Context, LazyCommands, Parser, add_options
 from ._errors import (
     EX_OK,
     EX_OSERR,
@@ -59,7 +59,8 @@ from ._errors import (
     unexpected,
     usage,
 )
-from ._output import signals_handled
+from ._library import version_text
+from ._output import Output, signals_handled
 from ._watch import report
 
 if TYPE_CHECKING:
@@ -82,20 +83,28 @@ __all__ = [
     "main",
 ]
 
-#: The commands in --help order: (module, also a word after ``stat``).
-_COMMANDS: tuple[tuple[ModuleType, bool], ...] = (
-    (stat, False),
-    (single, True),
-    (sessionid, True),
-    (raw, True),
-    (extended, False),
-    (serve, False),
+#: The commands in --help order: (module, the command names it adds (its
+#: ``NAMES``), also a word after ``stat``).  A module is imported when one of
+#: its commands is used (or on --help), so that each command starts fast.
+_COMMANDS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("stat", ("stat",), False),
+    ("single", ("speed", "balloon", "swap", "memlimit", "memres", "cpures", "cpulimit"), True),
+    ("sessionid", ("sessionid",), True),
+    ("raw", ("raw",), True),
+    ("extended", ("extended",), False),
+    ("serve", ("serve",), False),
+    ("doctor", ("doctor",), False),
 )
 #: every command name
-COMMANDS: tuple[str, ...] = tuple(name for module, _ in _COMMANDS for name in module.NAMES)
+COMMANDS: tuple[str, ...] = tuple(name for _, names, _ in _COMMANDS for name in names)
 
-#: what runs when no command is given (and for ``stat``)
-_cmd_stat = stat.run
+
+def _cmd_stat(ctx: Context) -> int:
+    """What runs when no command is given (and for ``stat``)."""
+    from . import stat  # noqa: PLC0415
+
+    return stat.run(ctx)
+
 
 _DEBUG_ENV = "VMGUESTLIB_DEBUG"
 
@@ -117,11 +126,16 @@ examples:
   vmguestlib raw json                   the host's own list of raw statistics
   vmguestlib serve --port 9500          Prometheus exporter on :9500/metrics
   vmguestlib -f influx --stdin          a sample per input line (Telegraf execd, STDIN)
+  vmguestlib doctor                     is this a VMware VM, is the Guest API enabled?
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``vmguestlib`` command."""
+    """The argument parser of the ``vmguestlib`` command.
+
+    Each command's own parser is made when it is first used (``--help``
+    makes them all): see :class:`~vmguestlib.cli._common.LazyCommands`.
+    """
     parser = Parser(
         prog=PROG,
         description="Show the statistics the VMware hypervisor reports to this VM\n"
@@ -131,16 +145,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_options(parser, top=True, formats=(*FORMATS, *_fleet.COLLECTOR_FORMATS))
     _fleet.add_stdin_option(parser, top=True)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="store_true",
+                        help="show the version and the guest library in use, and exit")
     parser.set_defaults(handler=_cmd_stat)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module, _ in _COMMANDS:
-        module.register(sub)
-    words = sub.choices["stat"].add_subparsers(dest="stat_command", metavar="COMMAND",
-                                               parser_class=Parser)
-    for module, after_stat in _COMMANDS:
-        if after_stat:
-            module.register(words)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser,
+                                action=LazyCommands)
+    assert isinstance(sub, LazyCommands)
+    # "stat" also takes the commands that may follow it ("stat speed").
+    sub.defer([(module, names) for module, names, _ in _COMMANDS],
+              nested={"stat": [(module, names) for module, names, word in _COMMANDS if word]})
     return parser
 
 
@@ -167,12 +180,15 @@ def _dispatch(args: argparse.Namespace) -> int:
     _fleet.check_stat_only(args, args.handler is _cmd_stat)
     if args.simulate and args.library is not None:
         raise usage("--library and --simulate exclude each other")
+    if args.version:
+        Output(None).write(version_text(args.simulate, args.library))
+        return EX_OK
     if args.simulate:
         from ..testing import simulated  # noqa: PLC0415 (the simulator only when asked)
 
         with simulated() as sim:
             return int(args.handler(Context(args, sim)))
-    if args.library is not None:
+    if args.library is not None and getattr(args, "load_library", True):
         try:
             load(args.library)
         except VMGuestLibError as exc:
@@ -189,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EX_USAGE
+    except CliError as exc:             # --help could not be written
+        report(exc.message)
+        return exc.code
     with signals_handled():
         try:
             return _dispatch(args)

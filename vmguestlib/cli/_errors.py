@@ -67,6 +67,13 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def shown(path: str) -> str:
+    """*path* as a message shows it: quoted and escaped as ``repr()`` does, so
+    that it is exact (a trailing space shows, a newline and a backslash
+    followed by ``n`` read differently) and stays on one line."""
+    return repr(path)
+
+
 def one_line(text: str) -> str:
     """``text`` on one line: its lines joined by a space, any other control
     character escaped as ``repr()`` would; nothing else is changed (runs of
@@ -81,19 +88,29 @@ def failure(what: str, exc: VMGuestLibError) -> CliError:
     The exit status and the advice depend on the exception's class (see
     ``_FAILURES``); the reason comes from its attributes.
     """
-    code, hint = EX_TEMPFAIL, HINT_TEMPORARY
-    for cls, status, advice in _FAILURES:
-        if isinstance(exc, cls):
-            code, hint = status, advice or exc.hint or HINT_TEMPORARY
-            break
+    code, hint = advice(exc)
     if isinstance(exc, LibraryNotFoundError):
-        if exc.filename is None:        # a search, not a path that was named
-            hint += " (or name it with --library PATH)"
-        hint += "; --simulate tries the tool without a VM"
-    return CliError(code, f"{what}: {_library_reason(exc)}; {hint}")
+        # Kept under 300 characters: the list of places is doctor's.
+        if exc.filename is None:        # a search: the places are listed by doctor
+            hint += f"; '{PROG} doctor' lists them"
+        hint += "; --simulate works without a VM"
+    return CliError(code, f"{what}: {library_reason(exc)}; {hint}")
 
 
-def _library_reason(exc: VMGuestLibError) -> str:
+def advice(exc: VMGuestLibError) -> tuple[int, str]:
+    """The exit status for *exc* and what to do about it, in the command
+    line's words (see ``_FAILURES``)."""
+    code, hint = EX_TEMPFAIL, HINT_TEMPORARY
+    for cls, status, text in _FAILURES:
+        if isinstance(exc, cls):
+            code, hint = status, text or exc.hint or HINT_TEMPORARY
+            break
+    if isinstance(exc, LibraryNotFoundError) and exc.filename is None:
+        hint += " (or name it with --library PATH)"   # a search, not a named path
+    return code, hint
+
+
+def library_reason(exc: VMGuestLibError) -> str:
     """What failed and why, from the exception's attributes: the C function,
     the library's reason and the status code (the Python call and the
     exception's hint, which speak of the Python API, are left out)."""

@@ -20,6 +20,7 @@ from ._errors import (
     EX_USAGE,
     PROG,
     CliError,
+    shown,
     usage,
 )
 from ._watch import repeat
@@ -172,13 +173,13 @@ def serve(args: argparse.Namespace, opener: Callable[[], SnapshotSource],
             if exc.filename is not None:   # a TLS or users file
                 raise Failed(EX_USAGE, f"cannot read {exc.filename}: "
                              f"{exc.strerror or exc}") from None
-            raise Failed(EX_OSERR, f"cannot listen on {args.address} port {args.port}: "
+            raise Failed(EX_OSERR, f"cannot listen on {shown(args.address)} port {args.port}: "
                          f"{exc.strerror or exc}") from None
         host, port = server.server_address[:2]
-        shown = f"[{host}]" if ":" in host else host
+        where = f"[{host}]" if ":" in host else host
         scheme = "https" if args.tls_cert is not None else "http"
         try:
-            error(f"vmguestlib: serving Prometheus metrics on {scheme}://{shown}:{port}"
+            error(f"vmguestlib: serving Prometheus metrics on {scheme}://{where}:{port}"
                   "/metrics (Ctrl-C to stop)")
             server.serve_forever()
         except KeyboardInterrupt:

@@ -22,7 +22,9 @@ def stat_table(snapshot: Snapshot) -> str:
     pool = snapshot.resource_pool_path
     rows: list[tuple[str, str, str]] = [
         ("Session id", f"0x{snapshot.session_id:x}", "session_id"),
-        ("Resource pool path", "not available" if pool is None else printable(pool),
+        # (A backslash doubled, so that "\\n" and a newline read differently.)
+        ("Resource pool path",
+         "not available" if pool is None else printable(pool.replace("\\", "\\\\")),
          "resource_pool_path"),
     ]
     for info in STATS:

@@ -39,12 +39,11 @@ import signal
 import sys
 import threading
 import time
-import zlib
 from collections.abc import Iterator
 from stat import S_IMODE, S_ISDIR, S_ISREG
 from types import FrameType
 
-from ._errors import EX_OK, EX_OSERR, PROG, CliError, os_failure, printable
+from ._errors import EX_OK, EX_OSERR, PROG, CliError, os_failure, shown
 
 #: seconds after which a temporary file of ours is taken as left over
 STALE_AFTER_S = 60.0
@@ -56,6 +55,8 @@ _TEMP_NAME = r"\.vmguestlib-(?:([0-9a-f]{8})-[0-9a-f]{12}\.tmp|[a-z0-9_]{8})"
 
 def temp_tag(target: str) -> str:
     """The tag in the temporary files' names for *target* (its file name)."""
+    import zlib  # noqa: PLC0415 (only for --output)
+
     return f"{zlib.crc32(os.fsencode(os.path.basename(target))):08x}"
 
 
@@ -68,12 +69,22 @@ class Output:
 
     def write(self, text: str) -> None:
         if self.path is None:
-            _write_stdout(text)
+            write_stdout(text)
             return
         try:
             self._write_file(self.path, text)
+        except _TemporaryFileError as exc:
+            cause = exc.__cause__
+            assert isinstance(cause, OSError)
+            raise os_failure(f"cannot write {shown(self.path)}: cannot create a temporary "
+                             f"file in {shown(exc.folder)} to replace it atomically",
+                             cause) from None
+        except BrokenPipeError:
+            # FILE is a pipe (/dev/stdout under ``| head``) whose reader went
+            # away: as on standard output, stop quietly.
+            raise CliError(EX_OK, "") from None
         except OSError as exc:
-            raise os_failure(f"cannot write {printable(self.path)}", exc) from None
+            raise os_failure(f"cannot write {shown(self.path)}", exc) from None
 
     def _write_file(self, path: str, text: str) -> None:
         try:
@@ -97,6 +108,14 @@ class Output:
             _replace(target, text, st)
 
 
+class _TemporaryFileError(Exception):
+    """The temporary file could not be made in *folder* (see __cause__)."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__(folder)
+        self.folder = folder
+
+
 def _replace(target: str, text: str, old: os.stat_result | None) -> None:
     """Replace *target* with a file holding *text* (*old*: target's stat)."""
     folder = os.path.dirname(target)
@@ -109,6 +128,12 @@ def _replace(target: str, text: str, old: os.stat_result | None) -> None:
             break
         except FileExistsError:
             continue
+        except OSError as exc:
+            # FILE may be writable while its folder is not: say which failed
+            # (a folder that is not there is no news: FILE cannot be either).
+            if os.path.isdir(folder):
+                raise _TemporaryFileError(folder) from exc
+            raise
     replaced = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -161,7 +186,18 @@ def remove_stale(target: str) -> None:
             pass
 
 
-def _write_stdout(text: str) -> None:
+def report(message: str) -> None:
+    """Write one line on standard error (never fails)."""
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def write_stdout(text: str) -> None:
+    """Write *text* on standard output and flush it; a failure is a CliError
+    (status 71, or 0 when the reader went away)."""
     stream = sys.stdout
     if stream is None:
         raise CliError(EX_OSERR, f"{PROG}: cannot write standard output: it is closed")

@@ -9,15 +9,9 @@ from typing import Callable
 
 from ._common import Context
 from ._errors import EX_OK, EX_OSERR, EX_TEMPFAIL, CliError
+from ._output import report
 
-
-def report(message: str) -> None:
-    """Write one line on standard error (never fails)."""
-    try:
-        sys.stderr.write(message + "\n")
-        sys.stderr.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
+__all__ = ["repeat", "report", "wait_for_tick"]
 
 
 def wait_for_tick(start: float, interval: float, previous: int) -> int:

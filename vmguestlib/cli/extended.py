@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .._vmguestlib import VMGuestLibError
 from ._common import Context, SubParsers, add_command
-from ._errors import PROG, failure
+from ._errors import EX_TEMPFAIL, PROG, CliError, failure
 from ._watch import repeat
 
 NAMES = ("extended",)
@@ -46,6 +46,13 @@ def run(ctx: Context) -> int:
                 rates = sampler.sample()
             except VMGuestLibError as exc:
                 raise failure(f"{PROG}: cannot read the extended statistics", exc) from None
+            # A category named here that the host did not report (misspelt,
+            # or not on this host) is an error, not an empty result.
+            missing = [c for c in wanted or () if c not in rates.current.categories
+                       and c not in rates.current.errors]
+            if missing:
+                raise CliError(EX_TEMPFAIL, f"{PROG}: cannot read extended category "
+                                            f"{missing[0]!r}: the host does not report it")
             if ctx.format == "json":
                 text = json_line(rates if ctx.watching else rates.current)
             elif ctx.format == "prometheus":

@@ -31,6 +31,14 @@ def _port(text: str) -> int:
     return value
 
 
+def _address(text: str) -> str:
+    # An empty address (an unset shell variable) would listen on every one.
+    if not text:
+        raise argparse.ArgumentTypeError("an empty address names no interface "
+                                         "(0.0.0.0 is every IPv4 address)")
+    return text
+
+
 def register(sub: SubParsers) -> None:
     parser = add_command(
         sub, "serve", handler=run, formats=(), repeat=False,
@@ -41,7 +49,7 @@ def register(sub: SubParsers) -> None:
     )
     parser.add_argument("--port", type=_port, required=True,
                         help="TCP port to listen on (0: any free port)")
-    parser.add_argument("--address", default="0.0.0.0",
+    parser.add_argument("--address", type=_address, default="0.0.0.0",
                         help="address to listen on (default: 0.0.0.0, every IPv4 address)")
     _fleet.add_serve_options(parser)
 
