@@ -286,7 +286,8 @@ def _json_metrics(category: str, raw: bytes) -> dict[str, Any]:
     # decodes again, noting repeats.
     # (dict.__len__ refuses anything but a dict: one C pass checks the types
     # and counts the fields.)
-    if type(doc) is dict:
+    # ({"metrics": {...}} alone is a wrapper: the tolerant path unwraps it.)
+    if type(doc) is dict and (len(doc) != 1 or "metrics" not in doc):
         try:
             fields = sum(map(_dict_len, doc.values()))
         except TypeError:
