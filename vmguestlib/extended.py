@@ -192,6 +192,18 @@ class Category(Mapping[str, Metric]):
         self._fields: dict[str, Any] = dict(metrics)  # a copy: nobody else holds it
         self._metrics: dict[str, Metric] = {}
 
+    @classmethod
+    def _own(cls, name: str, fields: dict[str, Any]) -> Category:
+        """A Category that takes ``fields`` (a dict nobody else holds) as is."""
+        self = cls.__new__(cls)
+        self.name = name
+        kind, _, instance = name.partition(" ")
+        self.kind = kind
+        self.instance = instance or None
+        self._fields = fields
+        self._metrics = {}
+        return self
+
     def __getitem__(self, key: str) -> Metric:
         m = self._metrics.get(key)
         if m is None:
@@ -408,7 +420,7 @@ def parse_category(category: str, raw: bytes, encoding: str = "json") -> Categor
         metrics = _text_metrics(category, raw)
     else:
         raise ValueError(f"encoding must be 'json', 'xml' or 'text', not {encoding!r}")
-    return Category(category, metrics)
+    return Category._own(category, metrics)
 
 
 def _listing(raw: bytes) -> list[str]:
@@ -638,7 +650,7 @@ def read_extended(handle: StatSource, *, categories: list[str] | None = None,
         except NotAvailableError:
             continue  # gone since the listing
         try:
-            out[name] = Category(name, _json_metrics(name, raw.rstrip(b"\0")))
+            out[name] = Category._own(name, _json_metrics(name, raw.rstrip(b"\0")))
         except ExtendedStatsError as exc:
             if errors == "raise":
                 raise
