@@ -457,6 +457,20 @@ class ExtendedStats:
         setattr_(self, "timestamp", time.time() if timestamp is None else timestamp)
         setattr_(self, "monotonic", time.monotonic() if monotonic is None else monotonic)
 
+    @classmethod
+    def _own(cls, session_id: int | None, categories: dict[str, Category],
+             errors: dict[str, ExtendedStatsError]) -> ExtendedStats:
+        """An ExtendedStats that takes the dicts (which nobody else holds) as
+        they are, taken now."""
+        self = cls.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(self, "session_id", session_id)
+        setattr_(self, "categories", _Frozen._own(categories))
+        setattr_(self, "errors", _Frozen._own(errors))
+        setattr_(self, "timestamp", time.time())
+        setattr_(self, "monotonic", time.monotonic())
+        return self
+
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ExtendedStats is immutable: cannot set {name!r}")
 
@@ -598,6 +612,13 @@ class _Frozen(Mapping[str, Any]):
     def __init__(self, d: Mapping[str, Any]) -> None:
         self._d = dict(d)
 
+    @classmethod
+    def _own(cls, d: dict[str, Any]) -> _Frozen:
+        """A view of ``d``, which nobody else holds (no copy)."""
+        self = cls.__new__(cls)
+        self._d = d
+        return self
+
     def __getitem__(self, key: str) -> Any:
         return self._d[key]
 
@@ -661,4 +682,4 @@ def read_extended(handle: StatSource, *, categories: list[str] | None = None,
         m = sess.get("session")
         if m is not None and type(m.value) is int and m.value >= 0:
             session_id = m.value
-    return ExtendedStats(session_id, out, failed)
+    return ExtendedStats._own(session_id, out, failed)
