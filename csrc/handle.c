@@ -1,7 +1,7 @@
 /*
  * handle.c -- the Python Handle type, a thin layer over core.c.
  *
- * Locking policy (see README, "Threads and the GIL"):
+ * Locking policy (see docs/threads.md and docs/internals.md, "GIL"):
  *   - open, update(), snapshot() and stat() always release the GIL: they can
  *     block (a real UpdateInfo is a round trip to the hypervisor);
  *   - the accessors, session_id and resource_pool_path() only read data the

@@ -1,4 +1,4 @@
-"""Shields against the real library's own defects (see README)."""
+"""Shields against the real library's own defects (see docs/defects.md)."""
 
 from __future__ import annotations
 

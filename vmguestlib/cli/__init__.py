@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 from .._vmguestlib import VMGuestLibError, load
 from ._common import FORMATS, Context, LazyCommands, Parser, add_options
 from ._errors import (
+    EX_INTERRUPTED,
     EX_OK,
     EX_OSERR,
     EX_SOFTWARE,
@@ -181,6 +182,28 @@ def _dispatch(args: argparse.Namespace) -> int:
     return int(args.handler(Context(args, None)))
 
 
+def _ended_by_signal(args: argparse.Namespace) -> int:
+    """The exit status when an ending signal stops the run: a watch and
+    ``serve`` run until one comes (status 0); anything else was cut short."""
+    watch = getattr(args, "watch", None) is not None or getattr(args, "count", None) is not None
+    return EX_OK if watch or getattr(args, "command", None) == "serve" else EX_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        if exc.message:
+            report(exc.message)
+        return exc.code
+    except Exception as exc:
+        if os.environ.get(_DEBUG_ENV):
+            raise
+        error = unexpected(exc, _DEBUG_ENV)
+        report(error.message)
+        return error.code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -191,18 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:             # --help could not be written
         report(exc.message)
         return exc.code
-    with signals_handled():
-        try:
-            return _dispatch(args)
-        except CliError as exc:
-            if exc.message:
-                report(exc.message)
-            return exc.code
-        except KeyboardInterrupt:
-            return 130
-        except Exception as exc:
-            if os.environ.get(_DEBUG_ENV):
-                raise
-            error = unexpected(exc, _DEBUG_ENV)
-            report(error.message)
-            return error.code
+    # An ending signal (SIGINT, SIGTERM, SIGHUP) is a KeyboardInterrupt that
+    # may come out of any point from here on, including the setting up and
+    # the restoring of the handlers: this ``try`` covers them all, so that the
+    # status does not depend on where the signal fell.
+    try:
+        with signals_handled():
+            return _run(args)
+    except KeyboardInterrupt:
+        return _ended_by_signal(args)

@@ -24,6 +24,8 @@ EX_UNAVAILABLE = 69
 EX_SOFTWARE = 70
 EX_OSERR = 71
 EX_TEMPFAIL = 75
+#: ended by a signal, before the work was done (as a shell reports SIGINT: 128 + 2)
+EX_INTERRUPTED = 130
 
 PROG = "vmguestlib"
 

@@ -280,5 +280,12 @@ def signals_handled() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        # The run is over: a signal that comes while the handlers are put
+        # back is only recorded, so that none is left half restored.
+        _Hold.depth += 1
+        try:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        finally:
+            _Hold.depth -= 1
+            _Hold.held.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Callable
 
@@ -34,36 +35,52 @@ def wait_for_tick(start: float, interval: float, previous: int) -> int:
         # Stopped during the sleep, past the next tick: wait for the one to come.
 
 
+class _Watch:
+    """How a watch went: the exit status so far."""
+
+    def __init__(self) -> None:
+        self.status = EX_OK
+
+
 def repeat(ctx: Context, step: Callable[[], str]) -> int:
     """Write what *step* returns once, or on each tick under --watch/--count.
 
     Under --simulate the simulated host's clock advances by the time between
     the ticks of two samples (:meth:`vmguestlib.testing.Simulator.advance`),
     so that rates have moving counters and skipped ticks count.
+
+    An ending signal (KeyboardInterrupt) ends a watch with the status so far.
     """
     if not ctx.watching:
         ctx.write(step())
         return EX_OK
+    watch = _Watch()
+    # Ctrl-C (or SIGTERM, SIGHUP) is the normal way to end --watch.  The loop
+    # runs in a function of its own, so that here the signal can only come out
+    # of that call, which the ``with`` covers: a handler's exception raised at
+    # a loop's back edge is not always caught by a ``try`` around the loop in
+    # the same function (CPython 3.13 lets it through).
+    with contextlib.suppress(KeyboardInterrupt):
+        _watch_loop(ctx, step, watch)
+    return watch.status
+
+
+def _watch_loop(ctx: Context, step: Callable[[], str], watch: _Watch) -> None:
     assert ctx.interval is not None
-    status = EX_OK
     start = time.monotonic()
     tick = n = 0
-    try:
-        while ctx.count is None or n < ctx.count:
-            if n:
-                due = wait_for_tick(start, ctx.interval, tick)
-                if ctx.simulator is not None:
-                    ctx.simulator.advance((due - tick) * ctx.interval)
-                tick = due
-            n += 1
-            try:
-                ctx.write(step())
-            except CliError as exc:
-                if exc.code != EX_TEMPFAIL:
-                    raise
-                # Keep watching through a temporary failure; report it.
-                report(exc.message)
-                status = EX_TEMPFAIL
-    except KeyboardInterrupt:
-        pass  # Ctrl-C is the normal way to end --watch
-    return status
+    while ctx.count is None or n < ctx.count:
+        if n:
+            due = wait_for_tick(start, ctx.interval, tick)
+            if ctx.simulator is not None:
+                ctx.simulator.advance((due - tick) * ctx.interval)
+            tick = due
+        n += 1
+        try:
+            ctx.write(step())
+        except CliError as exc:
+            if exc.code != EX_TEMPFAIL:
+                raise
+            # Keep watching through a temporary failure; report it.
+            report(exc.message)
+            watch.status = EX_TEMPFAIL
