@@ -97,14 +97,14 @@ def served(sim: vmguestlib.testing.Simulator, monkeypatch: pytest.MonkeyPatch,
     on stderr once listening."""
     pytest.importorskip("prometheus_client")
     servers: list[Any] = []
-    real = cli.make_server
+    real = cli.make_exporter_server
 
     def capture(*args: Any, **kwargs: Any) -> Any:
         server = real(*args, **kwargs)
         servers.append(server)
         return server
 
-    monkeypatch.setattr(cli, "make_server", capture)
+    monkeypatch.setattr(cli, "make_exporter_server", capture)
     result: dict[str, int] = {}
     thread = threading.Thread(target=lambda: result.setdefault(
         "rc", cli.main(["serve", "--port", "0", "--address", "127.0.0.1"])))

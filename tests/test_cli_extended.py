@@ -95,6 +95,6 @@ def test_serve_exports_extended(served: tuple[int, str]) -> None:
     port, _ = served
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=20) as resp:
         text = resp.read().decode()
-    assert "vmware_guest_extended_up 1.0" in text
+    assert "vmware_guest_extended_up 1\n" in text
     assert "vmware_guest_extended_vm_cpu_contention_cpu_seconds_total" in text
     assert 'vmware_guest_disk_size_read_bytes_total{disk="scsi0:0"}' in text

@@ -96,6 +96,7 @@ def test_every_listed_option_is_accepted(words: tuple[str, ...], tmp_path: Path,
     returns at once)."""
     monkeypatch.setattr(cli.time, "sleep", lambda seconds: None)
     monkeypatch.setattr(cli, "make_server", lambda *args: FakeServer())
+    monkeypatch.setattr(cli, "make_exporter_server", lambda *args, **kw: FakeServer())
     options = listed_options(help_of(words, capsys))
     assert options, "no option found in the help text"
     parser = dict(ALL_COMMANDS)[words]

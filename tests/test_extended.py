@@ -384,3 +384,32 @@ def test_thousands_of_digits() -> None:
         pass  # Python refuses to decode an integer this long: the reply is unreadable
     else:
         assert parsed["a"].value is None
+
+
+def _tolerant(raw: bytes) -> dict[str, Metric]:
+    """The tolerant decode, which the fast path must agree with."""
+    from vmguestlib import extended  # noqa: PLC0415
+
+    return extended._from_doc("f", raw, json.loads(raw, object_pairs_hook=extended._pairs_hook))
+
+
+def test_wrapped_bare_values_are_unwrapped() -> None:
+    # {"metrics": {...}} is unwrapped whatever its metrics look like
+    cat = parse_category("x", b'{"metrics": {"a": 1}}')
+    assert list(cat) == ["a"] and cat["a"].value == 1
+
+
+@_FUZZ
+@given(st.dictionaries(st.text(max_size=6), _json_values, max_size=6),
+       st.booleans())
+def test_fast_path_agrees_with_the_tolerant_decode(doc: dict[str, object],
+                                                   wrap: bool) -> None:
+    raw = json.dumps({"metrics": doc} if wrap else doc).encode()
+    try:
+        want = _tolerant(raw)
+    except ExtendedStatsError:
+        with pytest.raises(ExtendedStatsError):
+            parse_category("f", raw)
+        return
+    got = parse_category("f", raw)
+    assert {k: got[k] for k in got} == want

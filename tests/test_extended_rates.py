@@ -127,3 +127,22 @@ def test_sampler_reset(sim: Simulator, sampler: ExtendedSampler) -> None:
     sampler.sample()
     sampler.reset()
     assert sampler.sample().reason is RateGap.FIRST_SAMPLE
+
+
+@pytest.mark.parametrize("step_ms", [1_000, 3_000, 13_000, 123_000])
+def test_rates_are_exact_over_any_whole_interval(
+        sim: Simulator, sampler: ExtendedSampler, step_ms: int) -> None:
+    # The host's totals and its clock are integers (us, KB...): the rate is
+    # one correctly rounded division of integers, not a difference of
+    # rounded floats.
+    sampler.sample()
+    sim.set(elapsed_ms=50_000 + step_ms)
+    r = sampler.sample()
+    assert r.interval_seconds == step_ms / 1000
+    assert r.cpu_contention_percent == 2.0
+    assert r.mem_contention_percent == 0.1
+    assert r.cpu_used_percent == 50.0
+    assert r.swap_in_bytes_per_second == 4096.0
+    assert r.disk("scsi0:0")["time.read"] == 40 * 350 / 1_000_000
+    assert r.disk("scsi0:0")["time.write"] == 25 * 900 / 1_000_000
+    assert r.nic(MAC)["size.rx"] == 100_000.0

@@ -1,9 +1,10 @@
 """Coverage-guided fuzzing of the extended-statistics parser (atheris).
 
 Every input is parsed as a JSON, XML and text reply (vmguestlib.extended
-parse_category), and one in eight also travels through the simulated guest
-library (set as StatGet's reply, read back with read_extended), so the C path
-that copies and frees the reply is exercised too.  The only outcomes allowed
+parse_category; a JSON reply's fast path is compared with the tolerant
+decode), and one in eight also travels through the simulated guest library
+(set as StatGet's reply, read back with read_extended), so the C path that
+copies and frees the reply is exercised too.  The only outcomes allowed
 are a parsed category whose every metric either has a value or says why not,
 and ExtendedStatsError carrying the reply; anything else is a finding.
 
@@ -15,6 +16,7 @@ Exits 0 when atheris is not installed (it is optional: pip install atheris).
 
 from __future__ import annotations
 
+import json
 import sys
 
 
@@ -44,7 +46,20 @@ def main() -> int:
                 raise AssertionError(f"metric {name!r}: value of type {type(m.value)}")
             _ = (m.base_value, m.base_units, m.unlimited)
 
+    def agree(data: bytes) -> None:
+        # the fast JSON path must say what the tolerant decode says
+        raw = data.rstrip(b"\0")
+        try:
+            doc = json.loads(raw, object_pairs_hook=extended._pairs_hook)
+            want = extended._from_doc("fuzz", raw, doc)
+        except (ValueError, RecursionError, extended.ExtendedStatsError):
+            return
+        got = extended.parse_category("fuzz", data)
+        if {k: got[k] for k in got} != want:
+            raise AssertionError(f"fast and tolerant JSON paths disagree on {raw!r}")
+
     def one(data: bytes) -> None:
+        agree(data)
         for encoding in ("json", "xml", "text"):
             try:
                 check(extended.parse_category("fuzz", data, encoding))

@@ -192,6 +192,18 @@ class Category(Mapping[str, Metric]):
         self._fields: dict[str, Any] = dict(metrics)  # a copy: nobody else holds it
         self._metrics: dict[str, Metric] = {}
 
+    @classmethod
+    def _own(cls, name: str, fields: dict[str, Any]) -> Category:
+        """A Category that takes ``fields`` (a dict nobody else holds) as is."""
+        self = cls.__new__(cls)
+        self.name = name
+        kind, _, instance = name.partition(" ")
+        self.kind = kind
+        self.instance = instance or None
+        self._fields = fields
+        self._metrics = {}
+        return self
+
     def __getitem__(self, key: str) -> Metric:
         m = self._metrics.get(key)
         if m is None:
@@ -286,7 +298,8 @@ def _json_metrics(category: str, raw: bytes) -> dict[str, Any]:
     # decodes again, noting repeats.
     # (dict.__len__ refuses anything but a dict: one C pass checks the types
     # and counts the fields.)
-    if type(doc) is dict:
+    # ({"metrics": {...}} alone is a wrapper: the tolerant path unwraps it.)
+    if type(doc) is dict and (len(doc) != 1 or "metrics" not in doc):
         try:
             fields = sum(map(_dict_len, doc.values()))
         except TypeError:
@@ -407,7 +420,7 @@ def parse_category(category: str, raw: bytes, encoding: str = "json") -> Categor
         metrics = _text_metrics(category, raw)
     else:
         raise ValueError(f"encoding must be 'json', 'xml' or 'text', not {encoding!r}")
-    return Category(category, metrics)
+    return Category._own(category, metrics)
 
 
 def _listing(raw: bytes) -> list[str]:
@@ -443,6 +456,20 @@ class ExtendedStats:
         setattr_(self, "errors", _Frozen(errors or {}))
         setattr_(self, "timestamp", time.time() if timestamp is None else timestamp)
         setattr_(self, "monotonic", time.monotonic() if monotonic is None else monotonic)
+
+    @classmethod
+    def _own(cls, session_id: int | None, categories: dict[str, Category],
+             errors: dict[str, ExtendedStatsError]) -> ExtendedStats:
+        """An ExtendedStats that takes the dicts (which nobody else holds) as
+        they are, taken now."""
+        self = cls.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(self, "session_id", session_id)
+        setattr_(self, "categories", _Frozen._own(categories))
+        setattr_(self, "errors", _Frozen._own(errors))
+        setattr_(self, "timestamp", time.time())
+        setattr_(self, "monotonic", time.monotonic())
+        return self
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ExtendedStats is immutable: cannot set {name!r}")
@@ -585,6 +612,13 @@ class _Frozen(Mapping[str, Any]):
     def __init__(self, d: Mapping[str, Any]) -> None:
         self._d = dict(d)
 
+    @classmethod
+    def _own(cls, d: dict[str, Any]) -> _Frozen:
+        """A view of ``d``, which nobody else holds (no copy)."""
+        self = cls.__new__(cls)
+        self._d = d
+        return self
+
     def __getitem__(self, key: str) -> Any:
         return self._d[key]
 
@@ -637,7 +671,7 @@ def read_extended(handle: StatSource, *, categories: list[str] | None = None,
         except NotAvailableError:
             continue  # gone since the listing
         try:
-            out[name] = Category(name, _json_metrics(name, raw.rstrip(b"\0")))
+            out[name] = Category._own(name, _json_metrics(name, raw.rstrip(b"\0")))
         except ExtendedStatsError as exc:
             if errors == "raise":
                 raise
@@ -648,4 +682,4 @@ def read_extended(handle: StatSource, *, categories: list[str] | None = None,
         m = sess.get("session")
         if m is not None and type(m.value) is int and m.value >= 0:
             session_id = m.value
-    return ExtendedStats(session_id, out, failed)
+    return ExtendedStats._own(session_id, out, failed)

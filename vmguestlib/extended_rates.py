@@ -29,7 +29,7 @@ import enum
 import threading
 from collections.abc import Mapping
 
-from .extended import ExtendedStats, StatSource, read_extended
+from .extended import _BASE_UNITS, ExtendedStats, Metric, StatSource, read_extended
 from .sampler import _fork_safe
 
 __all__ = ["ExtendedRates", "ExtendedSampler", "RateGap", "extended_rates"]
@@ -66,11 +66,12 @@ class ExtendedRates:
     ``gaps[(category, metric)]`` tells why an accumulate metric has no rate.
     """
 
-    __slots__ = ("current", "gaps", "interval_seconds", "rates", "reason")
+    __slots__ = ("_percents", "current", "gaps", "interval_seconds", "rates", "reason")
 
     def __init__(self, current: ExtendedStats, interval_seconds: float | None,
                  reason: RateGap | None, rates: Mapping[str, Mapping[str, float]],
-                 gaps: Mapping[tuple[str, str], RateGap]) -> None:
+                 gaps: Mapping[tuple[str, str], RateGap], *,
+                 percents: Mapping[tuple[str, str], float] | None = None) -> None:
         setattr_ = object.__setattr__
         self.current: ExtendedStats
         self.interval_seconds: float | None
@@ -82,6 +83,9 @@ class ExtendedRates:
         setattr_(self, "reason", reason)
         setattr_(self, "rates", {k: dict(v) for k, v in rates.items()})
         setattr_(self, "gaps", dict(gaps))
+        # time rates in percent, rounded once (not a rounded rate times 100)
+        self._percents: Mapping[tuple[str, str], float]
+        setattr_(self, "_percents", dict(percents or {}))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"ExtendedRates is immutable: cannot set {name!r}")
@@ -95,6 +99,9 @@ class ExtendedRates:
         return self.rates.get(category, _EMPTY).get(name)
 
     def _percent(self, name: str) -> float | None:
+        p = self._percents.get(("resources", name))
+        if p is not None:
+            return p
         r = self.rate("resources", name)
         return None if r is None else r * 100.0
 
@@ -133,12 +140,28 @@ class ExtendedRates:
         return self.rates.get(f"vscsi {disk}", _EMPTY)
 
 
-def _interval(prev: ExtendedStats, cur: ExtendedStats) -> float | None:
-    """Seconds between the readings, by the host's clock when it sends one."""
-    a = prev.uptime_seconds
-    b = cur.uptime_seconds
-    if a is not None and b is not None:
-        return float(b - a)
+def _exact(m: Metric) -> tuple[int, int] | None:
+    """Metric ``m`` in base units as the fraction (numerator, denominator) of
+    two integers; None when its value is not an integer."""
+    value = m.value
+    if type(value) is not int or m.unlimited:
+        return None
+    conv = _BASE_UNITS.get(m.units or "")
+    if conv is None:
+        return value, 1
+    return value * conv[1], conv[2]
+
+
+def _interval(prev: ExtendedStats, cur: ExtendedStats) -> tuple[int, int] | float:
+    """Time between the readings: by the host's clock when it sends one, as
+    the exact fraction (numerator, denominator) of seconds; else by the
+    local monotonic clock (float seconds)."""
+    a = prev.metric("session", "uptime")
+    b = cur.metric("session", "uptime")
+    if a is not None and b is not None and a.units == b.units:
+        ea, eb = _exact(a), _exact(b)
+        if ea is not None and eb is not None and a.base_units == "seconds":
+            return eb[0] - ea[0], ea[1]  # same units: same denominator
     return cur.monotonic - prev.monotonic
 
 
@@ -149,8 +172,16 @@ def extended_rates(prev: ExtendedStats | None, cur: ExtendedStats) -> ExtendedRa
     if prev.session_id is None or prev.session_id != cur.session_id:
         return ExtendedRates(cur, None, RateGap.SESSION_CHANGED, {}, {})
     interval = _interval(prev, cur)
-    if interval is None or interval <= 0:
+    # rate = (delta num / delta den) / (interval num / interval den): one
+    # correctly rounded division of integers when the host's clock is used
+    if isinstance(interval, tuple):
+        i_num, i_den = interval
+        seconds = i_num / i_den
+    else:
+        i_num, i_den, seconds = 0, 0, interval
+    if seconds <= 0:
         return ExtendedRates(cur, None, RateGap.ELAPSED_NOT_ADVANCED, {}, {})
+    percents: dict[tuple[str, str], float] = {}
     rates: dict[str, dict[str, float]] = {}
     gaps: dict[tuple[str, str], RateGap] = {}
     for cname, cat in cur.categories.items():
@@ -164,16 +195,21 @@ def extended_rates(prev: ExtendedStats | None, cur: ExtendedStats) -> ExtendedRa
             if old is None:
                 gaps[(cname, name)] = RateGap.NEW_METRIC
                 continue
-            a, b = old.base_value, m.base_value
+            a, b = _exact(old), _exact(m)
             if a is None or b is None or old.units != m.units:
                 gaps[(cname, name)] = RateGap.VALUE_UNPARSEABLE
-            elif b < a:
+            elif b[0] < a[0]:
                 gaps[(cname, name)] = RateGap.COUNTER_WENT_BACKWARDS
+            elif i_den:
+                num, den = (b[0] - a[0]) * i_den, b[1] * i_num
+                out[name] = num / den
+                if m.base_units == "seconds":
+                    percents[(cname, name)] = num * 100 / den
             else:
-                out[name] = (b - a) / interval
+                out[name] = (b[0] - a[0]) / b[1] / seconds
         if out:
             rates[cname] = out
-    return ExtendedRates(cur, interval, None, rates, gaps)
+    return ExtendedRates(cur, seconds, None, rates, gaps, percents=percents)
 
 
 class ExtendedSampler:

@@ -41,9 +41,10 @@ import os
 import sys
 import time  # noqa: F401 (the clock the --watch schedule sleeps on; tests replace its sleep)
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._vmguestlib import VMGuestLibError, load
+from . import _fleet
 from ._common import FORMATS, Context, LazyCommands, Parser, add_options
 from ._errors import (
     EX_INTERRUPTED,
@@ -66,6 +67,8 @@ from ._watch import report
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
+    from .._http import MetricsHTTPServer
+    from ..exporter import GuardedSource
     from ..prometheus import VMGuestLibCollector
 
 __all__ = [
@@ -111,6 +114,7 @@ exit status:
   0   success
   64  usage error
   69  no statistics here: guest library missing, not a VMware VM, Guest API disabled
+      (serve keeps running and serves vmware_guest_up 0, unless --fail-fast)
   71  serve cannot listen on the address, or the output cannot be written
   75  reading the statistics failed (usually temporary)
 
@@ -122,6 +126,7 @@ examples:
   vmguestlib memlimit                   as 'vmware-toolbox-cmd stat memlimit'
   vmguestlib raw json                   the host's own list of raw statistics
   vmguestlib serve --port 9500          Prometheus exporter on :9500/metrics
+  vmguestlib -f influx --stdin          a sample per input line (Telegraf execd, STDIN)
   vmguestlib doctor                     is this a VMware VM, is the Guest API enabled?
 """
 
@@ -139,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_options(parser, top=True)
+    add_options(parser, top=True, formats=(*FORMATS, *_fleet.COLLECTOR_FORMATS))
+    _fleet.add_stdin_option(parser, top=True)
     parser.add_argument("--version", action="store_true",
                         help="show the version and the guest library in use, and exit")
     parser.set_defaults(handler=_cmd_stat)
@@ -153,15 +159,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_server(collector: VMGuestLibCollector, address: str, port: int) -> WSGIServer:
-    """The HTTP server ``serve`` runs: :func:`vmguestlib.prometheus.make_server`
-    (imported only by ``serve``).  ``serve`` looks it up on this package, so
-    that it can be replaced, e.g. by a test that wants the server object."""
+    """:func:`vmguestlib.prometheus.make_server`, kept here for callers of the
+    earlier command line (``serve`` runs :func:`make_exporter_server`)."""
     from ..prometheus import make_server as make  # noqa: PLC0415
 
     return make(collector, address, port)
 
 
+def make_exporter_server(source: GuardedSource, address: str, port: int,
+                         **options: Any) -> MetricsHTTPServer:
+    """The HTTP server ``serve`` runs:
+    :func:`vmguestlib.exporter.make_exporter_server`.  ``serve`` looks it up on
+    this package, so that it can be replaced, e.g. by a test that wants the
+    server object."""
+    from ..exporter import make_exporter_server as make  # noqa: PLC0415
+
+    return make(source, address, port, **options)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    _fleet.check_stat_only(args, args.handler is _cmd_stat)
     if args.simulate and args.library is not None:
         raise usage("--library and --simulate exclude each other")
     if args.version:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
+from collections.abc import Iterator
 from typing import Callable
 
 from ._common import Context
-from ._errors import EX_OK, EX_TEMPFAIL, CliError
+from ._errors import EX_OK, EX_OSERR, EX_TEMPFAIL, CliError
 from ._output import report
 
 __all__ = ["reading_text", "repeat", "report", "wait_for_tick"]
@@ -51,6 +53,8 @@ def repeat(ctx: Context, step: Callable[[], str]) -> int:
 
     An ending signal (KeyboardInterrupt) ends a watch with the status so far.
     """
+    if getattr(ctx.args, "stdin", False):
+        return _per_input_line(ctx, step)
     if not ctx.watching:
         ctx.write(step())
         return EX_OK
@@ -84,6 +88,46 @@ def _watch_loop(ctx: Context, step: Callable[[], str], watch: _Watch) -> None:
             # Keep watching through a temporary failure; report it.
             report(exc.message)
             watch.status = EX_TEMPFAIL
+
+
+def _per_input_line(ctx: Context, step: Callable[[], str]) -> int:
+    """--stdin: write what *step* returns for every line of standard input
+    (Telegraf execd, signal = "STDIN"); 0 at the end of input.  A failed
+    sample is reported on standard error (its record says "up 0"); under
+    --simulate the simulated host's clock advances by the real time between
+    lines."""
+    last = time.monotonic()
+    try:
+        for _ in _input_lines():
+            if ctx.simulator is not None:
+                now = time.monotonic()
+                ctx.simulator.advance(max(now - last, 0.001))
+                last = now
+            try:
+                ctx.write(step())
+            except CliError as exc:
+                if exc.code == EX_OSERR:
+                    raise
+                report(exc.message)
+    except KeyboardInterrupt:
+        pass
+    return EX_OK
+
+
+def _input_lines() -> Iterator[str]:
+    """The lines of standard input; none when there is none to read (closed,
+    or not readable): that is the end of input too."""
+    stdin = sys.stdin
+    if stdin is None:
+        return
+    while True:
+        try:
+            line = stdin.readline()
+        except (OSError, ValueError):
+            return
+        if not line:
+            return
+        yield line
 
 
 def reading_text(ctx: Context, first: bool, *, json: Callable[[], str],

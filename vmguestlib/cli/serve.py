@@ -7,12 +7,14 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from .._vmguestlib import Handle
+from . import _fleet
 from ._common import Context, SubParsers, add_command
-from ._errors import EX_OK, EX_UNAVAILABLE, PROG, CliError, os_failure, shown, usage
+from ._errors import PROG, CliError, usage
 from ._watch import report
 
 if TYPE_CHECKING:
-    from .._vmguestlib import Handle, Snapshot
+    from .._vmguestlib import Snapshot
     from ..sampler import SnapshotSource
     from ..testing import Simulator
 
@@ -41,13 +43,15 @@ def register(sub: SubParsers) -> None:
     parser = add_command(
         sub, "serve", handler=run, formats=(), repeat=False,
         help="Prometheus exporter over HTTP",
-        description="Serve the statistics to Prometheus over HTTP (needs the "
-                    "vsphere-guestlib[prometheus] extra).  Each scrape reads fresh values.",
+        description="Serve the statistics to Prometheus over HTTP.  Each scrape reads "
+                    "fresh values; where the Guest API is unavailable it serves "
+                    "vmware_guest_up 0 with the reason and retries.",
     )
     parser.add_argument("--port", type=_port, required=True,
                         help="TCP port to listen on (0: any free port)")
     parser.add_argument("--address", type=_address, default="0.0.0.0",
                         help="address to listen on (default: 0.0.0.0, every IPv4 address)")
+    _fleet.add_serve_options(parser)
 
 
 class _TickingSource:
@@ -66,6 +70,9 @@ class _TickingSource:
             self._last = now
             return self._handle.snapshot()
 
+    def close(self) -> None:
+        self._handle.close()
+
     def stat(self, stat: str = "", encoding: str = "text") -> bytes:
         """The handle's StatGet (the extended statistics); the clock moves
         with snapshot() only, once per scrape."""
@@ -73,38 +80,20 @@ class _TickingSource:
 
 
 def run(ctx: Context) -> int:
-    args = ctx.args
     if ctx.watching or ctx.output_path is not None:
         raise usage("serve answers each scrape with fresh values: "
                     "--watch, --count and --output do not apply", f"{PROG} serve")
-    try:
-        import prometheus_client  # noqa: F401, PLC0415 (optional dependency)
-    except ImportError:
-        raise CliError(EX_UNAVAILABLE, f"{PROG}: serve needs the prometheus_client "
-                       "package; install it with: pip install 'vsphere-guestlib[prometheus]'"
-                       ) from None
-    from .. import cli  # noqa: PLC0415 (its make_server: the server to run)
-    from ..prometheus import VMGuestLibCollector  # noqa: PLC0415
+    simulator = ctx.simulator
+    # --fail-fast: open here, so that a failure reads as every other command's.
+    opened = [ctx.open_handle()] if ctx.args.fail_fast else []
 
-    with ctx.open_handle() as handle:
-        source: SnapshotSource = handle
-        if ctx.simulator is not None:
-            source = _TickingSource(handle, ctx.simulator)
-        try:
-            collector = VMGuestLibCollector(source, extended=True)
-            server = cli.make_server(collector, args.address, args.port)
-        except OSError as exc:
-            raise os_failure(f"cannot listen on {shown(args.address)} port {args.port}",
-                             exc) from None
-        host, port = server.server_address[:2]
-        host = host.decode() if isinstance(host, bytes) else host
-        where = f"[{host}]" if ":" in host else host
-        try:
-            report(f"{PROG}: serving Prometheus metrics on http://{where}:{port}/metrics "
-                   "(Ctrl-C to stop)")
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
-    return EX_OK
+    def opener() -> SnapshotSource:
+        handle = opened.pop() if opened else Handle()
+        if simulator is None:
+            return handle
+        return _TickingSource(handle, simulator)
+
+    try:
+        return _fleet.serve(ctx.args, opener, report)
+    except _fleet.Failed as exc:
+        raise CliError(exc.code, f"{PROG}: {exc}") from None
