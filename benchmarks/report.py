@@ -497,12 +497,18 @@ def results_markdown(run: Run) -> str:
         else:
             assert run.extra is not None
             md += report_sections(run.extra, level="###")
-    # The extended statistics are measured apart (bench_extended.py): their
-    # latest report, when there is one, is part of this one.
-    extended = Path(__file__).resolve().parent / "RESULTS-extended.md"
-    if extended.is_file():
-        md.append(extended.read_text(encoding="utf-8").rstrip())
-        md.append("")
+    # The extended statistics (bench_extended.py) and the exporter under
+    # concurrent scrapes (bench_serve.py) are measured apart: their latest
+    # reports, where there are any, are part of this one.
+    here = Path(__file__).resolve().parent
+    for name in ("RESULTS-extended.md", "RESULTS_serve.md"):
+        part = here / name
+        if part.is_file():
+            text = part.read_text(encoding="utf-8").rstrip()
+            if text.startswith("# "):      # a report of its own: one level down here
+                text = "#" + text
+            md.append(text)
+            md.append("")
     return "\n".join(md).rstrip() + "\n"
 
 
