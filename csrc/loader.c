@@ -721,6 +721,8 @@ VGL_FUNCTIONS(X)
 VGL_ACCESSORS(X)
 #undef X
 
+#define VGL_LINKED_NAME "(linked at build time)"
+
 static vgl_library linked_library;
 static int linked_ready = 0;
 
@@ -730,7 +732,7 @@ static vgl_library *linked_load(void)
     if (linked_ready) {
         return lib;
     }
-    lib->path = (char *)"(linked at build time)";   /* never freed */
+    lib->path = (char *)VGL_LINKED_NAME;   /* never freed */
     lib->module = NULL;
     lib->api.OpenHandle = (vgl_open_fn)(vgl_fnptr)VMGuestLib_OpenHandle;
     lib->api.CloseHandle = (vgl_close_fn)(vgl_fnptr)VMGuestLib_CloseHandle;
@@ -876,6 +878,17 @@ vgl_library *vgl_load(const char *path, vgl_load_error *err)
     char *env;
 
     memset(err, 0, sizeof(*err));
+#ifdef VGL_LINKED
+    /* The name library_path() reports for the linked library loads it back
+     * (simulated() goes back to the library in use before it). */
+    if (path != NULL && strcmp(path, VGL_LINKED_NAME) == 0) {
+        err->source = VGL_SOURCE_EXPLICIT;
+        vgl_mutex_lock(&cache_lock);
+        lib = linked_load();
+        vgl_mutex_unlock(&cache_lock);
+        return lib;
+    }
+#endif
     if (path != NULL) {
         err->source = VGL_SOURCE_EXPLICIT;
         return try_load(path, err);

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from vmguestlib import otel
 from vmguestlib._stats import STATS
 
@@ -15,6 +17,8 @@ ROW = re.compile(r"^\| `(vmware\.guest\.[^`]+)` \| ([^|]+?) \| (\w+) \| `(vmware
 
 
 def test_opentelemetry_name_table_matches_the_code() -> None:
+    if not (DOCS / "integrations.md").is_file():
+        pytest.skip("source tree not available (the installed copy is under test)")
     rows = ROW.findall((DOCS / "integrations.md").read_text(encoding="utf-8"))
     assert len(rows) >= 10, "the OpenTelemetry name table in docs/integrations.md moved"
     by_metric = {info.prometheus_name: info for info in STATS}
